@@ -1,0 +1,53 @@
+//! The one error type of the crate. User input never reaches a panic: every check returns one of these.
+
+/// Every fallible tailgrad call returns this.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No adapter could be opened; `tried` lists the backends and what each said.
+    #[error("no GPU adapter found (tried: {tried}). Install a software Vulkan driver with `apt-get install mesa-vulkan-drivers` (lavapipe), or set TAILGRAD_BACKEND=gl to use Mesa's llvmpipe through OpenGL")]
+    NoAdapter { tried: String },
+    /// Opening the device on an adapter failed.
+    #[error("could not open device on adapter {adapter}: {reason}")]
+    DeviceRequest { adapter: String, reason: String },
+    /// Operands whose shapes do not fit together.
+    #[error("{op}: shape mismatch: {lhs:?} vs {rhs:?}")]
+    Shape {
+        op: &'static str,
+        lhs: Vec<usize>,
+        rhs: Vec<usize>,
+    },
+    /// A bad argument that is not a shape pair (axis out of range, wrong element count, ...).
+    #[error("{op}: {msg}")]
+    Invalid { op: &'static str, msg: String },
+    /// A tensor with a zero-sized dimension: GPU buffers cannot be empty.
+    #[error("{op}: zero-sized dimension in shape {shape:?}")]
+    ZeroSized { op: &'static str, shape: Vec<usize> },
+    /// A tensor larger than the device can bind in one storage binding.
+    #[error(
+        "{op}: tensor of {bytes} bytes exceeds the device's max storage binding of {limit} bytes"
+    )]
+    TooLarge {
+        op: &'static str,
+        bytes: u64,
+        limit: u64,
+    },
+    /// `TAILGRAD_DEBUG=sync` found a NaN or Inf in the output of this op.
+    #[error("TAILGRAD_DEBUG=sync: op `{op}` produced a non-finite value ({value}) at flat index {index}")]
+    NonFinite {
+        op: &'static str,
+        index: usize,
+        value: f32,
+    },
+    /// The GPU reported an error (validation, out of memory, lost device).
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

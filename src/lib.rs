@@ -1,0 +1,23 @@
+//! tailgrad: GPU tensors with handwritten WGSL kernels and reverse-mode autograd, on any
+//! Vulkan, Metal, DX12 or GL device through wgpu.
+//!
+//! ```no_run
+//! use tailgrad::{Device, Tensor};
+//! let dev = Device::get()?;
+//! let w = Tensor::from_slice(&dev, &[1.0, 2.0, 3.0], &[3])?.into_param();
+//! let loss = w.mul(&w)?.sum_all()?;
+//! loss.backward()?;
+//! assert_eq!(w.grad().unwrap().to_vec()?, vec![2.0, 4.0, 6.0]);
+//! # Ok::<(), tailgrad::Error>(())
+//! ```
+
+pub mod autograd;
+mod error;
+pub mod ops;
+pub mod runtime;
+mod tensor;
+
+pub use autograd::{grad_enabled, no_grad};
+pub use error::{Error, Result};
+pub use runtime::Device;
+pub use tensor::{read_all, DType, Tensor};

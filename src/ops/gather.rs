@@ -1,0 +1,82 @@
+//! `index_select` along an axis with u32 indices (`shaders/gather.wgsl`); its backward is the
+//! deterministic `index_add` in the same shader.
+
+use crate::runtime::{grid_1d, Res, WG};
+use crate::tensor::DType;
+use crate::{kernel, Error, Result, Tensor};
+
+kernel!(SELECT = "gather"::"select_rows" [Read, Read, ReadWrite]);
+kernel!(ADD = "gather"::"add_rows" [Read, Read, ReadWrite]);
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    outer: u32,
+    n: u32,
+    inner: u32,
+    m: u32,
+}
+
+impl Tensor {
+    /// Picks entries `idx` (a 1-D u32 tensor) along `axis`. Indices past the axis read as 0.
+    pub fn index_select(&self, axis: usize, idx: &Tensor) -> Result<Tensor> {
+        self.expect_f32("index_select")?;
+        if idx.dtype() != DType::U32 || idx.rank() != 1 {
+            return Err(Error::Invalid {
+                op: "index_select",
+                msg: format!("indices must be a 1-D u32 tensor, got {idx:?}"),
+            });
+        }
+        if axis >= self.rank() {
+            return Err(Error::Invalid {
+                op: "index_select",
+                msg: format!("axis {axis} out of range for {:?}", self.shape()),
+            });
+        }
+        let s = self.shape();
+        let p = Params {
+            outer: s[..axis].iter().product::<usize>() as u32,
+            n: s[axis] as u32,
+            inner: s[axis + 1..].iter().product::<usize>() as u32,
+            m: idx.numel() as u32,
+        };
+        let mut out_shape = s.to_vec();
+        out_shape[axis] = idx.numel();
+        let y = Tensor::empty(self.device(), "index_select", &out_shape, DType::F32)?;
+        launch(&SELECT, "index_select", &p, self, idx, &y)?;
+        let (idx, in_shape) = (idx.clone(), s.to_vec());
+        Ok(y.with_grad(
+            "index_select",
+            &[self],
+            Box::new(move |g| {
+                let dx = Tensor::empty(g.device(), "index_add", &in_shape, DType::F32)?;
+                launch(&ADD, "index_add", &p, g, &idx, &dx)?;
+                Ok(vec![Some(dx)])
+            }),
+        ))
+    }
+}
+
+fn launch(
+    k: &'static crate::runtime::Kernel,
+    op: &'static str,
+    p: &Params,
+    src: &Tensor,
+    idx: &Tensor,
+    dst: &Tensor,
+) -> Result<()> {
+    let n = dst.numel();
+    src.device().dispatch(
+        op,
+        k,
+        &[],
+        bytemuck::bytes_of(p),
+        vec![
+            Res::Buf(src.buf().clone()),
+            Res::Buf(idx.buf().clone()),
+            Res::Buf(dst.buf().clone()),
+        ],
+        grid_1d(n, WG),
+        &[(dst.buf(), n)],
+    )
+}

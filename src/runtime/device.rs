@@ -1,0 +1,357 @@
+//! The device: one wgpu device and queue plus the pipeline cache, the buffer pool and the recorder.
+
+use super::adapter::{self, AdapterReport};
+use super::kernel::Kernel;
+use super::pipelines::PipelineCache;
+use super::pool::{BufferPool, GpuBuffer};
+use super::recorder::{Cmd, Dispatch, Recorder, Res};
+use crate::{Error, Result};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Which kernel variants suit the adapter (see docs/kernels.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceClass {
+    /// A CPU rasterizer (lavapipe, llvmpipe, WARP, SwiftShader): no workgroup-memory tiling,
+    /// loads through `textureLoad`, few barriers.
+    Software,
+    /// A real GPU: workgroup-tiled, register-blocked kernels.
+    Gpu,
+}
+
+pub(crate) struct Inner {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub report: AdapterReport,
+    pub class: DeviceClass,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pub pipelines: PipelineCache,
+    pub pool: BufferPool,
+    pub rec: Mutex<Recorder>,
+    /// `TAILGRAD_DEBUG=sync`: submit and check every op's output for NaN/Inf.
+    pub debug_sync: bool,
+    /// Any `TAILGRAD_DEBUG` value: build every shader with bounds checks.
+    pub checked: bool,
+}
+
+/// A handle to the GPU. Cheap to clone; all clones share one queue and one recorder.
+#[derive(Clone)]
+pub struct Device(pub(crate) Arc<Inner>);
+
+static DEFAULT: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl Device {
+    /// The process-wide default device, opened on first use (see [`Device::open`]).
+    pub fn get() -> Result<Device> {
+        DEFAULT
+            .get_or_init(|| Device::open().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|e| Error::Gpu(e.to_string()))
+    }
+
+    /// Opens the best adapter (honouring `TAILGRAD_BACKEND` / `TAILGRAD_ADAPTER`) with its own
+    /// limits and the optional features it has.
+    pub fn open() -> Result<Device> {
+        let (_instance, adapter) = adapter::pick()?;
+        let report = AdapterReport::new(&adapter);
+        let wanted = wgpu::Features::SUBGROUP
+            | wgpu::Features::SHADER_F16
+            | wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        let features = adapter.features() & wanted;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("tailgrad"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::DeviceRequest {
+            adapter: report.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let info = adapter.get_info();
+        let class = if info.device_type == wgpu::DeviceType::Cpu
+            || ["llvmpipe", "lavapipe", "swiftshader", "warp"]
+                .iter()
+                .any(|s| info.name.to_lowercase().contains(s))
+        {
+            DeviceClass::Software
+        } else {
+            DeviceClass::Gpu
+        };
+        let debug = std::env::var("TAILGRAD_DEBUG").unwrap_or_default();
+        Ok(Device(Arc::new(Inner {
+            device,
+            queue,
+            report,
+            class,
+            limits,
+            features,
+            pipelines: PipelineCache::default(),
+            pool: BufferPool::new(debug.split(',').any(|s| s == "nopool")),
+            rec: Mutex::new(Recorder::default()),
+            debug_sync: debug.split(',').any(|s| s == "sync"),
+            checked: !debug.is_empty(),
+        })))
+    }
+
+    pub fn report(&self) -> &AdapterReport {
+        &self.0.report
+    }
+
+    pub fn class(&self) -> DeviceClass {
+        self.0.class
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.0.limits
+    }
+
+    pub fn has_feature(&self, f: wgpu::Features) -> bool {
+        self.0.features.contains(f)
+    }
+
+    pub fn wgpu(&self) -> &wgpu::Device {
+        &self.0.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.0.queue
+    }
+
+    pub fn debug_sync(&self) -> bool {
+        self.0.debug_sync
+    }
+
+    /// wgpu buffers created so far; flat in a steady-state training loop.
+    pub fn buffers_created(&self) -> u64 {
+        self.0.pool.buffers_created()
+    }
+
+    /// Compiled pipelines so far.
+    pub fn pipelines_compiled(&self) -> usize {
+        self.0.pipelines.len()
+    }
+
+    /// (dispatches recorded, submits) since the device opened.
+    pub fn counters(&self) -> (u64, u64) {
+        let r = self.0.rec.lock().unwrap();
+        (r.dispatches_total, r.submits_total)
+    }
+
+    /// Largest byte size one storage binding may have.
+    pub fn max_binding(&self) -> u64 {
+        (self.0.limits.max_storage_buffer_binding_size as u64).min(self.0.limits.max_buffer_size)
+    }
+
+    /// A storage buffer for `bytes` bytes (refused with a clear error past the binding limit).
+    pub fn alloc(&self, op: &'static str, bytes: u64) -> Result<Arc<GpuBuffer>> {
+        if bytes > self.max_binding() {
+            return Err(Error::TooLarge {
+                op,
+                bytes,
+                limit: self.max_binding(),
+            });
+        }
+        Ok(self.0.pool.get(&self.0.device, bytes, STORAGE))
+    }
+
+    /// Writes `data` into a buffer nobody has recorded a command on yet.
+    pub fn upload(&self, buf: &GpuBuffer, data: &[u8]) {
+        let mut rec = self.0.rec.lock().unwrap();
+        self.0.queue.write_buffer(buf.raw(), 0, data);
+        rec.pending_writes += 1;
+        if rec.pending_writes >= 64 {
+            self.submit_locked(&mut rec);
+        }
+    }
+
+    /// Records one dispatch of `k` specialized by `consts`, with `params` at binding 0 and `res` at
+    /// bindings 1... `op` names the op for `TAILGRAD_DEBUG=sync`, which checks the f32 buffers in
+    /// `check` (with their element counts) for NaN/Inf right after the dispatch.
+    pub fn dispatch(
+        &self,
+        op: &'static str,
+        k: &'static Kernel,
+        consts: &[(&str, f64)],
+        params: &[u8],
+        res: Vec<Res>,
+        groups: [u32; 3],
+        check: &[(&Arc<GpuBuffer>, usize)],
+    ) -> Result<()> {
+        debug_assert_eq!(res.len(), k.bindings.len(), "{}: binding count", k.entry);
+        let lim = self.0.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > lim) {
+            return Err(Error::TooLarge {
+                op,
+                bytes: groups.iter().map(|&g| g as u64).product(),
+                limit: lim as u64,
+            });
+        }
+        let pipe = self
+            .0
+            .pipelines
+            .get(&self.0.device, k, consts, self.0.checked);
+        {
+            let mut rec = self.0.rec.lock().unwrap();
+            let align = self.0.limits.min_uniform_buffer_offset_alignment as u64;
+            let params = rec.push_params(params, align);
+            rec.cmds.push(Cmd::Dispatch(Dispatch {
+                pipeline: pipe.raw,
+                layout: pipe.layout,
+                params,
+                res,
+                groups,
+            }));
+            rec.dispatches_total += 1;
+        }
+        if self.0.debug_sync {
+            self.check_finite(op, check)?;
+        }
+        Ok(())
+    }
+
+    fn check_finite(&self, op: &'static str, check: &[(&Arc<GpuBuffer>, usize)]) -> Result<()> {
+        for (buf, n) in check {
+            let v = self.read_f32(buf, *n)?;
+            if let Some((index, value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(Error::NonFinite {
+                    op,
+                    index,
+                    value: *value,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a buffer-to-buffer copy.
+    pub fn copy(
+        &self,
+        src: &Arc<GpuBuffer>,
+        src_off: u64,
+        dst: &Arc<GpuBuffer>,
+        dst_off: u64,
+        bytes: u64,
+    ) {
+        let mut rec = self.0.rec.lock().unwrap();
+        rec.cmds.push(Cmd::Copy {
+            src: src.clone(),
+            src_off,
+            dst: dst.clone(),
+            dst_off,
+            bytes,
+        });
+    }
+
+    /// Records a copy of a buffer into an `rgba32float` texture (`bytes_per_row` a multiple of 256).
+    pub fn copy_to_texture(
+        &self,
+        src: &Arc<GpuBuffer>,
+        dst: &Arc<wgpu::Texture>,
+        bytes_per_row: u32,
+        size: [u32; 2],
+    ) {
+        let mut rec = self.0.rec.lock().unwrap();
+        rec.cmds.push(Cmd::CopyToTexture {
+            src: src.clone(),
+            dst: dst.clone(),
+            bytes_per_row,
+            size,
+        });
+    }
+
+    /// Submits everything recorded so far (one encoder, one submit). Does not wait.
+    pub fn flush(&self) {
+        let mut rec = self.0.rec.lock().unwrap();
+        self.submit_locked(&mut rec);
+    }
+
+    fn submit_locked(&self, rec: &mut Recorder) {
+        let uniforms = (!rec.arena.is_empty()).then(|| {
+            let u = self.0.pool.get(
+                &self.0.device,
+                rec.arena.len() as u64,
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            );
+            self.0.queue.write_buffer(u.raw(), 0, &rec.arena);
+            u
+        });
+        let cb = rec.encode(&self.0.device, uniforms.as_deref());
+        self.0.queue.submit([cb]);
+    }
+
+    /// Waits until the GPU has finished everything submitted.
+    pub fn sync(&self) -> Result<()> {
+        self.flush();
+        self.0
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(e.to_string()))
+    }
+
+    /// Reads several buffers back with one submit and one wait: `(buffer, bytes)` pairs.
+    pub fn read_many(&self, bufs: &[(&Arc<GpuBuffer>, u64)]) -> Result<Vec<Vec<u8>>> {
+        let mut offsets = Vec::with_capacity(bufs.len());
+        let mut total = 0u64;
+        for (_, bytes) in bufs {
+            offsets.push(total);
+            total = (total + bytes).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT.max(4));
+        }
+        let staging = self.0.pool.get(
+            &self.0.device,
+            total.max(4),
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        for ((buf, bytes), off) in bufs.iter().zip(&offsets) {
+            self.copy(buf, 0, &staging, *off, bytes.next_multiple_of(4));
+        }
+        self.flush();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let slice = staging.raw().slice(..total.max(4));
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.0
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| Error::Gpu(e.to_string()))?
+            .map_err(|e| Error::Gpu(e.to_string()))?;
+        let out = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(e.to_string()))?;
+            bufs.iter()
+                .zip(&offsets)
+                .map(|((_, bytes), off)| view[*off as usize..(*off + *bytes) as usize].to_vec())
+                .collect()
+        };
+        staging.raw().unmap();
+        Ok(out)
+    }
+
+    /// Reads `n` f32 values from the start of `buf`.
+    pub fn read_f32(&self, buf: &Arc<GpuBuffer>, n: usize) -> Result<Vec<f32>> {
+        let bytes = self
+            .read_many(&[(buf, 4 * n as u64)])?
+            .pop()
+            .unwrap_or_default();
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}

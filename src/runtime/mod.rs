@@ -1,0 +1,15 @@
+//! The GPU runtime: adapter choice, pipeline cache, buffer pool, command recording and readback.
+//! Nothing here knows about tensors.
+
+pub mod adapter;
+mod device;
+mod kernel;
+mod pipelines;
+mod pool;
+mod recorder;
+
+pub use adapter::AdapterReport;
+pub use device::{Device, DeviceClass};
+pub use kernel::{grid_1d, Bind, Kernel, MAX_GROUPS, WG};
+pub use pool::{size_class, BufferPool, GpuBuffer};
+pub use recorder::Res;

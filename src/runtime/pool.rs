@@ -1,0 +1,107 @@
+//! Buffer pool keyed by (power-of-two size class, usage). A buffer returns to its free list when the
+//! last `Arc<GpuBuffer>` drops; recorded commands hold clones, so a buffer is never reused before
+//! the commands that read it are submitted, and the queue is in order after that.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+type Key = (u64, wgpu::BufferUsages);
+
+/// A pooled wgpu buffer. `size` is the class size (≥ the bytes asked for).
+pub struct GpuBuffer {
+    raw: Option<wgpu::Buffer>,
+    pub size: u64,
+    usage: wgpu::BufferUsages,
+    pool: Weak<PoolInner>,
+}
+
+impl GpuBuffer {
+    pub fn raw(&self) -> &wgpu::Buffer {
+        self.raw.as_ref().expect("buffer present until drop")
+    }
+}
+
+impl Drop for GpuBuffer {
+    fn drop(&mut self) {
+        if let (Some(pool), Some(raw)) = (self.pool.upgrade(), self.raw.take()) {
+            if !pool.disabled {
+                let mut free = pool.free.lock().unwrap();
+                free.entry((self.size, self.usage)).or_default().push(raw);
+            }
+        }
+    }
+}
+
+pub(crate) struct PoolInner {
+    free: Mutex<HashMap<Key, Vec<wgpu::Buffer>>>,
+    created: AtomicU64,
+    bytes_created: AtomicU64,
+    /// `TAILGRAD_DEBUG=nopool`: never reuse, to rule the pool out when hunting a bug.
+    disabled: bool,
+}
+
+/// The pool. Cheap to clone.
+#[derive(Clone)]
+pub struct BufferPool(Arc<PoolInner>);
+
+/// Smallest class: 256 bytes, a common uniform-offset alignment, so tiny buffers share one class.
+const MIN_CLASS: u64 = 256;
+
+pub fn size_class(bytes: u64) -> u64 {
+    bytes.max(MIN_CLASS).next_power_of_two()
+}
+
+impl BufferPool {
+    pub fn new(disabled: bool) -> Self {
+        BufferPool(Arc::new(PoolInner {
+            free: Mutex::new(HashMap::new()),
+            created: AtomicU64::new(0),
+            bytes_created: AtomicU64::new(0),
+            disabled,
+        }))
+    }
+
+    /// A buffer of at least `bytes`, reused when one of its class is free. Contents are undefined.
+    pub fn get(
+        &self,
+        device: &wgpu::Device,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Arc<GpuBuffer> {
+        let size = size_class(bytes);
+        let reused = self
+            .0
+            .free
+            .lock()
+            .unwrap()
+            .get_mut(&(size, usage))
+            .and_then(|v| v.pop());
+        let raw = reused.unwrap_or_else(|| {
+            self.0.created.fetch_add(1, Ordering::Relaxed);
+            self.0.bytes_created.fetch_add(size, Ordering::Relaxed);
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tailgrad"),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        });
+        Arc::new(GpuBuffer {
+            raw: Some(raw),
+            size,
+            usage,
+            pool: Arc::downgrade(&self.0),
+        })
+    }
+
+    /// How many wgpu buffers this pool has ever created (the steady-state test watches this).
+    pub fn buffers_created(&self) -> u64 {
+        self.0.created.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of all buffers ever created.
+    pub fn bytes_created(&self) -> u64 {
+        self.0.bytes_created.load(Ordering::Relaxed)
+    }
+}

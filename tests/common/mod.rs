@@ -1,0 +1,128 @@
+//! Shared test helpers: a seeded generator, f64 references, named tolerances and a mid-graph
+//! central-difference gradient check.
+#![allow(dead_code)]
+
+use tailgrad::{Device, Result, Tensor};
+
+pub fn dev() -> Device {
+    Device::get().expect("a GPU adapter (install mesa-vulkan-drivers)")
+}
+
+/// xorshift64*: reproducible test data without a rand dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+pub fn f32s(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+/// Values round-tripped through f32, so the f64 reference sees exactly what the GPU sees.
+pub fn as_f32(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|&x| x as f32 as f64).collect()
+}
+
+pub fn upload(d: &Device, v: &[f64], shape: &[usize]) -> Tensor {
+    Tensor::from_slice(d, &f32s(v), shape).unwrap()
+}
+
+/// A named rel + abs tolerance: |got − want| ≤ abs + rel·|want|.
+#[derive(Clone, Copy, Debug)]
+pub struct Tol {
+    pub rel: f64,
+    pub abs: f64,
+}
+
+pub fn assert_close(what: &str, got: &[f32], want: &[f64], tol: Tol) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let mut worst = (0usize, 0.0f64);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let err = (g as f64 - w).abs();
+        let allowed = tol.abs + tol.rel * w.abs();
+        let ratio = err / allowed;
+        if !(ratio <= 1.0) {
+            panic!("{what}: index {i}: got {g}, want {w} (err {err:.3e} > allowed {allowed:.3e}, {tol:?})");
+        }
+        if ratio > worst.1 {
+            worst = (i, ratio);
+        }
+    }
+}
+
+/// Central differences of a scalar f64 function, step h.
+pub fn finite_diff(f: &dyn Fn(&[Vec<f64>]) -> f64, inputs: &[Vec<f64>], h: f64) -> Vec<Vec<f64>> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            (0..x.len())
+                .map(|i| {
+                    let mut plus = inputs.to_vec();
+                    let mut minus = inputs.to_vec();
+                    plus[k][i] += h;
+                    minus[k][i] -= h;
+                    (f(&plus) - f(&minus)) / (2.0 * h)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Checks an op's backward rule mid-graph: loss = 2.5 · Σ c ⊙ op(x...) with random c, so the rule
+/// must chain a non-unit upstream gradient. `gpu` builds op on parameters; `cpu` is the f64
+/// reference of op. Gradients are compared against central differences of the f64 loss.
+pub fn gradcheck(
+    name: &str,
+    inputs: &[(Vec<f64>, Vec<usize>)],
+    gpu: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    cpu: &dyn Fn(&[Vec<f64>]) -> Vec<f64>,
+    tol: Tol,
+) {
+    let d = dev();
+    let xs: Vec<Vec<f64>> = inputs.iter().map(|(v, _)| as_f32(v)).collect();
+    let params: Vec<Tensor> = xs
+        .iter()
+        .zip(inputs)
+        .map(|(v, (_, s))| upload(&d, v, s).into_param())
+        .collect();
+    let y = gpu(&params).unwrap();
+    let mut rng = Rng::new(0xC0FFEE);
+    let c = as_f32(&rng.vec(y.numel(), -1.0, 1.0));
+    let ct = upload(&d, &c, y.shape());
+    let loss = y.mul(&ct).unwrap().sum_all().unwrap().scale(2.5).unwrap();
+    loss.backward().unwrap();
+    let f = |v: &[Vec<f64>]| 2.5 * cpu(v).iter().zip(&c).map(|(a, b)| a * b).sum::<f64>();
+    let want = finite_diff(&f, &xs, 1e-6);
+    for (k, p) in params.iter().enumerate() {
+        let g = p
+            .grad()
+            .unwrap_or_else(|| panic!("{name}: input {k} got no gradient"))
+            .to_vec()
+            .unwrap();
+        assert_close(&format!("{name} d/dx{k}"), &g, &want[k], tol);
+    }
+}
