@@ -1,10 +1,10 @@
-//! `where_cond(cond, a, b)` = a where cond ≠ 0 else b, broadcasting all three (`shaders/where.wgsl`).
+//! `where_cond(cond, a, b)` = a where cond ≠ 0 else b, broadcasting all three (`shaders/where_cond.wgsl`).
 
 use super::broadcast::{broadcast_shape, broadcast_strides, collapse, pack8};
 use crate::runtime::{grid_1d, Res, WG};
 use crate::{kernel, Result, Tensor};
 
-kernel!(WHERE = "where"::"main" [Read, Read, Read, ReadWrite]);
+kernel!(WHERE = "where_cond"::"main" [Read, Read, Read, ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -42,7 +42,7 @@ impl AdapterReport {
             driver: format!("{} {}", info.driver, info.driver_info)
                 .trim()
                 .to_string(),
-            max_storage_binding: l.max_storage_buffer_binding_size as u64,
+            max_storage_binding: l.max_storage_buffer_binding_size,
             max_workgroup_size: [
                 l.max_compute_workgroup_size_x,
                 l.max_compute_workgroup_size_y,
@@ -104,36 +104,42 @@ fn rank(a: &wgpu::Adapter) -> (u8, u8) {
 }
 
 /// Picks the best adapter, honouring `TAILGRAD_BACKEND` and `TAILGRAD_ADAPTER=<name substring>`.
+/// Without an explicit backend, GL is only tried when no Vulkan/Metal/DX12 adapter matches: it is
+/// the slowest path and its EGL probing is noisy.
 pub fn pick() -> Result<(wgpu::Instance, wgpu::Adapter)> {
-    let backends = backends_from_env()?;
-    let (instance, adapters) = enumerate(backends);
     let wanted = std::env::var("TAILGRAD_ADAPTER")
         .ok()
         .map(|s| s.to_lowercase());
-    let seen: Vec<String> = adapters
-        .iter()
-        .map(|a| {
+    let explicit = std::env::var("TAILGRAD_BACKEND").is_ok();
+    let all = backends_from_env()?;
+    let rounds = if explicit {
+        vec![all]
+    } else {
+        vec![all - wgpu::Backends::GL, wgpu::Backends::GL]
+    };
+    let mut seen = Vec::new();
+    for backends in rounds {
+        let (instance, adapters) = enumerate(backends);
+        seen.extend(adapters.iter().map(|a| {
             let i = a.get_info();
             format!("{} ({:?})", i.name, i.backend)
-        })
-        .collect();
-    let chosen = adapters.into_iter().find(|a| match &wanted {
-        Some(w) => a.get_info().name.to_lowercase().contains(w),
-        None => true,
-    });
-    match chosen {
-        Some(a) => Ok((instance, a)),
-        None => {
-            let mut tried = format!("backends {backends:?}");
-            if let Some(w) = wanted {
-                tried += &format!(", TAILGRAD_ADAPTER={w:?}");
-            }
-            if seen.is_empty() {
-                tried += ", no adapters found";
-            } else {
-                tried += &format!(", found only: {}", seen.join(", "));
-            }
-            Err(Error::NoAdapter { tried })
+        }));
+        let chosen = adapters.into_iter().find(|a| match &wanted {
+            Some(w) => a.get_info().name.to_lowercase().contains(w),
+            None => true,
+        });
+        if let Some(a) = chosen {
+            return Ok((instance, a));
         }
     }
+    let mut tried = format!("backends {all:?}");
+    if let Some(w) = wanted {
+        tried += &format!(", TAILGRAD_ADAPTER={w:?}");
+    }
+    if seen.is_empty() {
+        tried += ", no adapters found";
+    } else {
+        tried += &format!(", found only: {}", seen.join(", "));
+    }
+    Err(Error::NoAdapter { tried })
 }

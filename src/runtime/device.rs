@@ -148,7 +148,10 @@ impl Device {
 
     /// Largest byte size one storage binding may have.
     pub fn max_binding(&self) -> u64 {
-        (self.0.limits.max_storage_buffer_binding_size as u64).min(self.0.limits.max_buffer_size)
+        self.0
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.0.limits.max_buffer_size)
     }
 
     /// A storage buffer for `bytes` bytes (refused with a clear error past the binding limit).
@@ -176,6 +179,7 @@ impl Device {
     /// Records one dispatch of `k` specialized by `consts`, with `params` at binding 0 and `res` at
     /// bindings 1... `op` names the op for `TAILGRAD_DEBUG=sync`, which checks the f32 buffers in
     /// `check` (with their element counts) for NaN/Inf right after the dispatch.
+    #[allow(clippy::too_many_arguments)] // one flat launch call reads best at every op's call site
     pub fn dispatch(
         &self,
         op: &'static str,
