@@ -10,7 +10,7 @@ kernel!(BINARY = "binary"::"main" [Read, Read, ReadWrite]);
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     n: u32,
-    op: u32,
+    _pad0: u32,
     rank: u32,
     _pad: u32,
     alpha: f32,
@@ -58,9 +58,10 @@ fn launch(
         broadcast_strides(b.shape(), &out_shape),
     ];
     let (shape, st) = collapse(&out_shape, &strides);
+    let items = super::items_per_invocation(dev);
     let p = Params {
         n: n as u32,
-        op: op as u32,
+        _pad0: 0,
         rank: shape.len() as u32,
         _pad: 0,
         alpha,
@@ -73,14 +74,14 @@ fn launch(
     dev.dispatch(
         name,
         &BINARY,
-        &[],
+        &[("OP", op as u32 as f64), ("ITEMS", items as f64)],
         bytemuck::bytes_of(&p),
         vec![
             Res::Buf(a.buf().clone()),
             Res::Buf(b.buf().clone()),
             Res::Buf(y.buf().clone()),
         ],
-        grid_1d(n, WG * 4),
+        grid_1d(n, WG * items),
         &[(y.buf(), n)],
     )?;
     Ok(y)

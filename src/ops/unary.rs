@@ -9,7 +9,7 @@ kernel!(UNARY = "unary"::"main" [Read, ReadWrite]);
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     n: u32,
-    op: u32,
+    _pad: u32,
     alpha: f32,
     beta: f32,
 }
@@ -42,17 +42,18 @@ fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Resu
     let n = x.numel();
     let p = Params {
         n: n as u32,
-        op: op as u32,
+        _pad: 0,
         alpha,
         beta,
     };
+    let items = super::items_per_invocation(dev);
     dev.dispatch(
         name,
         &UNARY,
-        &[],
+        &[("OP", op as u32 as f64), ("ITEMS", items as f64)],
         bytemuck::bytes_of(&p),
         vec![Res::Buf(x.buf().clone()), Res::Buf(y.buf().clone())],
-        grid_1d(n, WG * 4),
+        grid_1d(n, WG * items),
         &[(y.buf(), n)],
     )?;
     Ok(y)
