@@ -3,10 +3,12 @@
 
 pub mod binary;
 pub mod broadcast;
+pub mod cross_entropy;
 pub mod fill;
 pub mod gather;
 pub mod layout;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
 pub mod where_cond;
 
