@@ -16,23 +16,32 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> y: array<u32>;
 
-fn at(arr: array<vec4<u32>, 2>, d: u32) -> u32 {
-    return arr[d / 4u][d % 4u];
+// Consecutive elements per invocation (see ops::items_per_invocation).
+override ITEMS: u32 = 1u;
+
+// (input, output) offsets of element t. Rank 1 needs no division, which lavapipe runs lane by lane.
+fn offsets(t: u32) -> vec2<u32> {
+    if (p.rank == 1u) {
+        return vec2<u32>(p.in_off, p.out_off) + t * vec2<u32>(p.si[0].x, p.so[0].x);
+    }
+    var rem = t;
+    var o = vec2<u32>(p.in_off, p.out_off);
+    for (var d = p.rank; d > 0u; d--) {
+        let k = d - 1u;
+        let s = p.shape[k / 4u][k % 4u];
+        let idx = rem % s;
+        rem = rem / s;
+        o += idx * vec2<u32>(p.si[k / 4u][k % 4u], p.so[k / 4u][k % 4u]);
+    }
+    return o;
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = gid.x + gid.y * nwg.x * 64u;
-    if (t >= p.n) { return; }
-    var rem = t;
-    var ii = p.in_off;
-    var io = p.out_off;
-    for (var d = i32(p.rank) - 1; d >= 0; d--) {
-        let s = at(p.shape, u32(d));
-        let idx = rem % s;
-        rem = rem / s;
-        ii += idx * at(p.si, u32(d));
-        io += idx * at(p.so, u32(d));
+    let first = (gid.x + gid.y * nwg.x * 64u) * ITEMS;
+    let last = min(first + ITEMS, p.n);
+    for (var t = first; t < last; t++) {
+        let o = offsets(t);
+        y[o.y] = x[o.x];
     }
-    y[io] = x[ii];
 }

@@ -54,13 +54,14 @@ fn strided_copy(
     } else {
         vec![]
     };
+    let items = super::items_per_invocation(x.device());
     x.device().dispatch(
         op,
         &COPY,
-        &[],
+        &[("ITEMS", items as f64)],
         bytemuck::bytes_of(&p),
         vec![Res::Buf(x.buf().clone()), Res::Buf(y.buf().clone())],
-        grid_1d(n, WG),
+        grid_1d(n, WG * items),
         &check,
     )
 }
