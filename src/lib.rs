@@ -19,5 +19,6 @@ mod tensor;
 
 pub use autograd::{grad_enabled, no_grad};
 pub use error::{Error, Result};
+pub use ops::rng::Generator;
 pub use runtime::Device;
 pub use tensor::{read_all, DType, Tensor};
