@@ -14,6 +14,7 @@
 pub mod autograd;
 mod error;
 pub mod ops;
+pub mod optim;
 pub mod runtime;
 mod tensor;
 
