@@ -114,6 +114,24 @@ fn gpu_raw_words_match_cpu_bit_for_bit() {
 }
 
 #[test]
+fn grid_folded_into_2d_keeps_block_numbering() {
+    let d = dev();
+    // More than 65535 workgroups of 64 blocks: the grid folds into two dimensions.
+    let n = 4 * 64 * 65_535 + 4 * 64 * 3 + 1;
+    let got = Generator::new(3, 9)
+        .raw_u32(&d, n)
+        .unwrap()
+        .to_vec_u32()
+        .unwrap();
+    let want = cpu_raw(3, 9, 0, n);
+    assert!(
+        got == want,
+        "first mismatch at {:?}",
+        got.iter().zip(&want).position(|(a, b)| a != b)
+    );
+}
+
+#[test]
 fn rand_is_the_top_24_bits_exactly() {
     let d = dev();
     let n = 1003;

@@ -37,8 +37,9 @@ enum Mode {
 /// Each Philox block yields four 32-bit words, so a call consumes `ceil(n / 4)` counter values.
 const WORDS_PER_BLOCK: u64 = 4;
 
-/// A seeded, splittable random stream. Copy it to fork; distinct `stream`s never overlap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A seeded random stream. Distinct `stream`s of one seed never overlap: give each consumer its
+/// own stream rather than a clone, which would repeat the same numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Generator {
     seed: u64,
     stream: u32,
