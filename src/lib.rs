@@ -14,10 +14,12 @@
 pub mod autograd;
 mod error;
 pub mod ops;
+pub mod optim;
 pub mod runtime;
 mod tensor;
 
 pub use autograd::{grad_enabled, no_grad};
 pub use error::{Error, Result};
+pub use ops::rng::Generator;
 pub use runtime::Device;
 pub use tensor::{read_all, DType, Tensor};

@@ -8,6 +8,7 @@ pub mod fill;
 pub mod gather;
 pub mod layout;
 pub mod reduce;
+pub mod rng;
 pub mod softmax;
 pub mod unary;
 pub mod where_cond;

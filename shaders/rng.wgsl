@@ -1,0 +1,95 @@
+// Counter-based Philox4x32-10 (Salmon et al., SC'11; Random123). Block b of a call uses the
+// counter (lo(c), hi(c), stream, 0) with c = base + b and the key (lo(seed), hi(seed)), and yields
+// outputs 4b..4b+3, so every element depends only on (seed, stream, base, index), never on the
+// dispatch shape. One invocation computes one block.
+
+struct Params {
+    n: u32,          // output elements
+    mode: u32,       // 0: raw u32, 1: uniform a + (b − a)·u, 2: normal a + b·z
+    key0: u32,
+    key1: u32,
+    base_lo: u32,    // 64-bit block counter of element 0
+    base_hi: u32,
+    stream: u32,
+    _pad: u32,
+    a: f32,
+    b: f32,
+    _pad2: vec2<u32>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<u32>;
+
+const M0: u32 = 0xD2511F53u;
+const M1: u32 = 0xCD9E8D57u;
+const W0: u32 = 0x9E3779B9u;
+const W1: u32 = 0xBB67AE85u;
+
+// High 32 bits of a 32×32 product from 16-bit halves (WGSL has no u64); the low half is a * b.
+fn mulhi(a: u32, b: u32) -> u32 {
+    let al = a & 0xffffu;
+    let ah = a >> 16u;
+    let bl = b & 0xffffu;
+    let bh = b >> 16u;
+    let lh = al * bh;
+    let hl = ah * bl;
+    let mid = ((al * bl) >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    return ah * bh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+}
+
+fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    var c = ctr;
+    var k = key;
+    for (var r = 0u; r < 10u; r++) {
+        let hi0 = mulhi(M0, c.x);
+        let hi1 = mulhi(M1, c.z);
+        c = vec4<u32>(hi1 ^ c.y ^ k.x, M1 * c.z, hi0 ^ c.w ^ k.y, M0 * c.x);
+        k += vec2<u32>(W0, W1);
+    }
+    return c;
+}
+
+// The top 24 bits as a float in [0, 1): exactly representable, so never rounds up to 1.
+fn unit(x: u32) -> f32 {
+    return f32(x >> 8u) * (1.0 / 16777216.0);
+}
+
+// Box–Muller on one pair of words: u1 in (0, 1] so log never sees 0. The angle stays in
+// [-π, π), the only range where WGSL bounds the error of sin and cos.
+fn box_muller(x0: u32, x1: u32) -> vec2<f32> {
+    let u1 = f32((x0 >> 8u) + 1u) * (1.0 / 16777216.0);
+    let r = sqrt(-2.0 * log(u1));
+    let th = 6.2831855 * unit(x1) - 3.1415927;
+    return vec2<f32>(r * cos(th), r * sin(th));
+}
+
+fn transform(w: vec4<u32>) -> vec4<u32> {
+    switch p.mode {
+        case 1u: {
+            let u = vec4<f32>(unit(w.x), unit(w.y), unit(w.z), unit(w.w));
+            return bitcast<vec4<u32>>(p.a + (p.b - p.a) * u);
+        }
+        case 2u: {
+            let z = vec4<f32>(box_muller(w.x, w.y), box_muller(w.z, w.w));
+            return bitcast<vec4<u32>>(p.a + p.b * z);
+        }
+        default: { return w; }
+    }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let blk = gid.x + gid.y * nwg.x * 64u;
+    let first = blk * 4u;
+    if (first >= p.n) {
+        return;
+    }
+    let lo = p.base_lo + blk;
+    let hi = p.base_hi + select(0u, 1u, lo < blk);
+    let w = transform(philox(vec4<u32>(lo, hi, p.stream, 0u), vec2<u32>(p.key0, p.key1)));
+    for (var j = 0u; j < 4u; j++) {
+        if (first + j < p.n) {
+            y[first + j] = w[j];
+        }
+    }
+}
