@@ -279,6 +279,10 @@ impl Device {
     }
 
     fn submit_locked(&self, rec: &mut Recorder) {
+        // Queue writes ride on the next submit, so only skip when there are none pending either.
+        if rec.cmds.is_empty() && rec.pending_writes == 0 {
+            return;
+        }
         let uniforms = (!rec.arena.is_empty()).then(|| {
             let u = self.0.pool.get(
                 &self.0.device,
