@@ -4,8 +4,8 @@
 // on CPUs and to give GPUs instruction-level parallelism) and the copy moves whole vec4s.
 
 struct Params {
-    n: u32,       // fma: invocations that write a result; copy: vec4s to copy
-    iters: u32,   // fma: loop trips (each does 8 chains × UNROLL fmas)
+    n: u32,       // fma: invocations that write a result; copy, add_ref: vec4s
+    iters: u32,   // fma: loop trips, 32 fmas each (8 chains, unrolled 4 times)
     m: f32,       // fma multiplier, a uniform so the compiler cannot fold the chain
     c: f32,       // fma addend
 }
@@ -13,10 +13,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> src2: array<vec4<f32>>;
 
 // 8 scalar chains: on a CPU driver each scalar is one SIMD register across lanes, so 8 chains fill
-// 2 FMA pipes × 4 cycles of latency without spilling the 16 AVX registers.
-const UNROLL: u32 = 4u;
+// 2 FMA pipes × 4 cycles of latency without spilling the 16 AVX registers. Unrolled by hand so
+// the loop test (a masked vector compare on CPU drivers) is paid once per 32 fmas.
 const ITEMS: u32 = 4u;
 
 @compute @workgroup_size(64)
@@ -53,5 +54,18 @@ fn copy_peak(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         let i = t + k * stride;
         if (i >= p.n) { return; }
         dst[i] = src[i];
+    }
+}
+
+// Reference for the library's `add`: dst = src + src2 with the copy's grid, no index maths.
+@compute @workgroup_size(64)
+fn add_ref(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let threads = nwg.x * 64u;
+    let t = gid.x + gid.y * threads;
+    let stride = threads * nwg.y;
+    for (var k = 0u; k < ITEMS; k++) {
+        let i = t + k * stride;
+        if (i >= p.n) { return; }
+        dst[i] = src[i] + src2[i];
     }
 }

@@ -1,14 +1,17 @@
 //! The device's measured peaks (`shaders/peak.wgsl`): every other entry is reported as a
-//! percentage of `peak_fma` (GFLOP/s) or `peak_copy` (GB/s), whichever bounds it.
+//! percentage of `peak_fma` (GFLOP/s) or `peak_copy` (GB/s), whichever bounds it. Also the
+//! `add` reference kernel, which streams like the copy.
 
 use super::{Bench, Step};
-use crate::runtime::{grid_1d, Bind, DeviceClass, Kernel, Res, WG};
+use crate::runtime::{grid_1d, Bind, DeviceClass, GpuBuffer, Kernel, Res, WG};
 use crate::{Device, Result};
+use std::sync::Arc;
 
 // Trusted (no naga bounds checks): every access is guarded by `n`, which the host sizes the
 // buffers for, and a peak should measure the device, not the checks.
 static FMA: Kernel = peak_kernel("fma_peak", &[Bind::ReadWrite]);
 static COPY: Kernel = peak_kernel("copy_peak", &[Bind::ReadWrite, Bind::Read]);
+static ADD: Kernel = peak_kernel("add_ref", &[Bind::ReadWrite, Bind::Read, Bind::Read]);
 
 const fn peak_kernel(entry: &'static str, bindings: &'static [Bind]) -> Kernel {
     Kernel {
@@ -29,10 +32,10 @@ struct Params {
     c: f32,
 }
 
-/// FMAs per loop trip of one invocation: 8 chains × UNROLL 4 in the shader.
+/// FMAs per loop trip of one invocation: 8 chains unrolled 4 times in the shader.
 const FMAS_PER_TRIP: f64 = 32.0;
-/// vec4s each copy invocation moves (ITEMS in the shader).
-const COPY_ITEMS: u32 = 4;
+/// vec4s each invocation of a streaming kernel moves (ITEMS in the shader).
+const ITEMS: u32 = 4;
 
 pub(super) fn entries(r: &mut Vec<Bench>, dev: &Device, quick: bool) {
     // A CPU driver is full with a few workgroups per core; a GPU needs ~10^6 invocations.
@@ -89,7 +92,36 @@ fn fma(dev: &Device, inv: u32, iters: u32) -> Result<Step> {
 fn copy(dev: &Device, bytes: u64) -> Result<Step> {
     let src = dev.alloc("peak_copy", bytes)?;
     let dst = dev.alloc("peak_copy", bytes)?;
-    let n = (bytes / 16) as usize;
+    Ok(stream(dev, "peak_copy", &COPY, vec![dst, src], bytes / 16))
+}
+
+/// The plainest elementwise add (vec4 loads, no index maths): what `add` could reach. The
+/// library's broadcasting kernel pays shape arithmetic and an op switch per element.
+pub(super) fn add_ref(r: &mut Vec<Bench>, n: usize) {
+    r.push(Bench::memory(
+        "add",
+        n.to_string(),
+        "vec4_ref",
+        n as f64,
+        12.0 * n as f64,
+        move |dev| {
+            let a = super::input(dev, &[n], 1)?;
+            let b = super::input(dev, &[n], 2)?;
+            let y = dev.alloc("add_ref", 4 * n as u64)?;
+            let bufs = vec![y, a.buf().clone(), b.buf().clone()];
+            Ok(stream(dev, "add_ref", &ADD, bufs, n as u64 / 4))
+        },
+    ));
+}
+
+/// A step running a grid-stride kernel over `n` vec4s of `bufs` (output first).
+fn stream(
+    dev: &Device,
+    op: &'static str,
+    k: &'static Kernel,
+    bufs: Vec<Arc<GpuBuffer>>,
+    n: u64,
+) -> Step {
     let p = Params {
         n: n as u32,
         iters: 0,
@@ -97,15 +129,16 @@ fn copy(dev: &Device, bytes: u64) -> Result<Step> {
         c: 0.0,
     };
     let dev = dev.clone();
-    Ok(Box::new(move || {
+    Box::new(move || {
+        let res = bufs.iter().map(|b| Res::Buf(b.clone())).collect();
         dev.dispatch(
-            "peak_copy",
-            &COPY,
+            op,
+            k,
             &[],
             bytemuck::bytes_of(&p),
-            vec![Res::Buf(dst.clone()), Res::Buf(src.clone())],
-            grid_1d(n, WG * COPY_ITEMS),
+            res,
+            grid_1d(n as usize, WG * ITEMS),
             &[],
         )
-    }))
+    })
 }

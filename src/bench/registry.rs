@@ -35,6 +35,7 @@ fn add(r: &mut Vec<Bench>, quick: bool) {
                 Ok(Box::new(move || a.add(&b).map(drop)))
             },
         ));
+        peak::add_ref(r, n);
     }
 }
 
