@@ -10,7 +10,7 @@ use tailgrad::bench::{registry, Bound};
 use tailgrad::Device;
 
 fn kernels(c: &mut Criterion) {
-    let dev = match Device::open() {
+    let dev = match Device::get() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("kernels: skipped: {e}");

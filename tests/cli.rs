@@ -177,3 +177,46 @@ fn unknown_kernel_is_a_clear_error() {
     assert!(err.contains("error: bench: no entry matches"), "{err}");
     assert!(err.contains("sum_rows"), "lists the known kernels: {err}");
 }
+
+#[test]
+fn no_adapter_names_what_was_tried_and_how_to_install_one() {
+    // Hide every Vulkan driver from the loader and allow only Vulkan.
+    let env = [
+        ("TAILGRAD_BACKEND", "vulkan"),
+        ("VK_DRIVER_FILES", "/nonexistent.json"),
+        ("VK_ICD_FILENAMES", "/nonexistent.json"),
+    ];
+    for args in [&["devices"][..], &["bench", "add", "--quick"]] {
+        let out = tailgrad(args, &env);
+        assert_no_panic(&out);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("error: no GPU adapter found"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("VULKAN"), "says what was tried: {err}");
+        assert!(
+            err.contains("mesa-vulkan-drivers"),
+            "says how to fix: {err}"
+        );
+    }
+}
+
+#[test]
+fn unwritable_json_path_is_a_clear_error() {
+    let out = tailgrad(
+        &[
+            "bench",
+            "add",
+            "--quick",
+            "--json",
+            "/nonexistent-dir/x.jsonl",
+        ],
+        &[],
+    );
+    assert_no_panic(&out);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("error: /nonexistent-dir/x.jsonl:"), "{err}");
+}

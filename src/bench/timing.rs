@@ -1,14 +1,15 @@
 //! How an entry is timed: one untimed iteration pays the pipeline JIT (30-600 ms per pipeline on
-//! lavapipe), a second estimates the steady cost, then each rep records enough iterations into one
-//! submit to last about `target` (tiny ops would otherwise measure the ~0.5 ms submit round trip),
-//! syncs, and divides. The result is the median over reps.
+//! lavapipe), a second estimates the steady cost, then each rep records enough iterations to last
+//! about `target` (a tiny op timed alone would measure the ~0.5 ms submit-and-wait round trip),
+//! waits once at the end, and divides. The result is the median over reps.
 
 use super::Step;
 use crate::{Device, Result};
 use std::time::{Duration, Instant};
 
-/// Iterations recorded before a submit are all alive at once (each allocates its outputs), so
-/// their combined traffic is capped to keep memory bounded.
+/// The outputs of iterations recorded before one submit are all alive at once; once submitted
+/// they return to the pool and the next batch reuses them (the queue runs in order). So a rep
+/// submits every batch of this much traffic, without waiting, and syncs once at the end.
 const MAX_BYTES_PER_SUBMIT: f64 = 512.0 * 1024.0 * 1024.0;
 const MAX_ITERS: u64 = 1000;
 /// Fewest reps a time budget may cut a run down to.
@@ -31,19 +32,17 @@ impl Prepared {
         }
     }
 
-    /// Wall time of `iters` iterations, recorded `per_submit` at a time, each batch followed by
+    /// Wall time of `iters` iterations, recorded and submitted `per_submit` at a time, then one
     /// `sync`. This is the `iter_custom` body of the criterion harness.
     pub fn time(&mut self, iters: u64) -> Result<Duration> {
         let start = Instant::now();
-        let mut left = iters;
-        while left > 0 {
-            let k = left.min(self.per_submit);
-            for _ in 0..k {
-                (self.step)()?;
+        for i in 0..iters {
+            (self.step)()?;
+            if (i + 1) % self.per_submit == 0 {
+                self.dev.flush();
             }
-            self.dev.sync()?;
-            left -= k;
         }
+        self.dev.sync()?;
         Ok(start.elapsed())
     }
 }
@@ -90,7 +89,7 @@ pub fn measure(bench: &super::Bench, dev: &Device, opts: &Opts) -> Result<Measur
     let first = p.time(1)?;
     let estimate = p.time(1)?.max(Duration::from_micros(1));
     let iters = (opts.target.as_secs_f64() / estimate.as_secs_f64()).ceil() as u64;
-    let iters = iters.clamp(1, p.per_submit);
+    let iters = iters.clamp(1, MAX_ITERS);
     let start = Instant::now();
     let mut samples = Vec::with_capacity(opts.reps);
     while samples.len() < opts.reps {

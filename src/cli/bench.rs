@@ -52,7 +52,11 @@ struct Peaks {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let dev = Device::open()?;
+    // pick() reports a bad TAILGRAD_BACKEND or a missing adapter as the library's own error;
+    // Device::get() would flatten it into a string. The process-wide device is what every op
+    // (and any helper an entry calls) uses, so entries never mix two devices.
+    tailgrad::runtime::adapter::pick()?;
+    let dev = Device::get()?;
     let mut out = match &args.json {
         Some(path) => Some(std::fs::File::create(path).map_err(|source| Error::Io {
             path: path.display().to_string(),
