@@ -12,6 +12,7 @@
 //! ```
 
 pub mod autograd;
+pub mod bench;
 mod error;
 pub mod ops;
 pub mod optim;

@@ -1,0 +1,222 @@
+//! The `tailgrad` binary: `devices`, `bench --json` output contract, and clean failures.
+
+use std::process::{Command, Output};
+
+fn tailgrad(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tailgrad"));
+    cmd.args(args)
+        .env_remove("TAILGRAD_BACKEND")
+        .env_remove("TAILGRAD_ADAPTER");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the tailgrad binary")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_no_panic(out: &Output) {
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "panic in stderr:\n{err}");
+}
+
+#[test]
+fn devices_lists_and_marks_the_picked_adapter() {
+    let out = tailgrad(&["devices"], &[]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let picked: Vec<&str> = s.lines().filter(|l| l.starts_with("* ")).collect();
+    assert_eq!(picked.len(), 1, "exactly one adapter is marked:\n{s}");
+    assert!(s.contains("max storage binding"), "{s}");
+    assert!(s.contains("subgroup size"), "{s}");
+}
+
+#[test]
+fn devices_json_has_the_report_fields() {
+    let out = tailgrad(&["devices", "--json"], &[]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let list = v.as_array().expect("a JSON array");
+    assert!(!list.is_empty());
+    for a in list {
+        for key in [
+            "name",
+            "backend",
+            "device_type",
+            "driver",
+            "max_storage_binding",
+            "max_workgroup_size",
+            "subgroup_size",
+            "features",
+            "selected",
+        ] {
+            assert!(a.get(key).is_some(), "missing {key} in {a}");
+        }
+    }
+    let selected = list.iter().filter(|a| a["selected"] == true).count();
+    assert_eq!(selected, 1, "{v}");
+}
+
+#[test]
+fn devices_marks_the_backend_the_env_asks_for() {
+    let all: serde_json::Value =
+        serde_json::from_slice(&tailgrad(&["devices", "--json"], &[]).stdout).unwrap();
+    for backend in ["vulkan", "gl"] {
+        if !all
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["backend"] == backend)
+        {
+            continue;
+        }
+        let out = tailgrad(&["devices", "--json"], &[("TAILGRAD_BACKEND", backend)]);
+        assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let picked: Vec<_> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["selected"] == true)
+            .collect();
+        assert_eq!(picked.len(), 1, "{v}");
+        assert_eq!(picked[0]["backend"], backend, "{v}");
+    }
+}
+
+#[test]
+fn unmatched_adapter_name_lists_what_exists_and_fails() {
+    let out = tailgrad(&["devices"], &[("TAILGRAD_ADAPTER", "no-such-gpu")]);
+    assert_no_panic(&out);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stdout).contains("0: "),
+        "still lists the adapters"
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("error: no GPU adapter found"), "{err}");
+    assert!(err.contains("no-such-gpu"), "{err}");
+    assert!(err.contains("mesa-vulkan-drivers"), "{err}");
+}
+
+#[test]
+fn bench_writes_json_lines_with_the_contract_keys() {
+    let path = std::env::temp_dir().join(format!("tailgrad-cli-{}.jsonl", std::process::id()));
+    let file = path.to_str().unwrap();
+    let out = tailgrad(&["bench", "add", "--quick", "--json", file], &[]);
+    assert_no_panic(&out);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let lines = std::fs::read_to_string(&path).expect("JSON file written");
+    std::fs::remove_file(&path).ok();
+    let recs: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    let names: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["kernel"].as_str().unwrap(),
+                r["variant"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Peaks first (the percentages refer to them), then only the selected kernel.
+    let want = [
+        ("peak_fma", "default"),
+        ("peak_copy", "default"),
+        ("add", "default"),
+        ("add", "vec4_ref"),
+    ];
+    assert_eq!(names, want, "{lines}");
+    for r in &recs {
+        for key in ["kernel", "shape", "device", "backend", "variant"] {
+            assert!(r[key].is_string(), "{key} in {r}");
+        }
+        for key in ["median_ms", "gflops", "gbps"] {
+            let x = r[key].as_f64().unwrap_or(-1.0);
+            assert!(x.is_finite() && x >= 0.0, "{key} in {r}");
+        }
+        assert!(r["median_ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    for add in &recs[2..] {
+        assert!(add["gbps"].as_f64().unwrap() > 0.0, "{add}");
+        assert!(add["peak_pct"].as_f64().unwrap() > 0.0, "{add}");
+    }
+    // The table goes to stdout, one row per result.
+    let rows = text(&out.stdout);
+    assert_eq!(
+        rows.lines().filter(|l| l.starts_with("add ")).count(),
+        2,
+        "{rows}"
+    );
+}
+
+#[test]
+fn bad_backend_is_a_clear_error() {
+    for args in [&["devices"][..], &["bench", "add", "--quick"]] {
+        let out = tailgrad(args, &[("TAILGRAD_BACKEND", "nonsense")]);
+        assert_no_panic(&out);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("error: TAILGRAD_BACKEND: unknown backend `nonsense`"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_kernel_is_a_clear_error() {
+    let out = tailgrad(&["bench", "no_such_kernel", "--quick"], &[]);
+    assert_no_panic(&out);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("error: bench: no entry matches"), "{err}");
+    assert!(err.contains("sum_rows"), "lists the known kernels: {err}");
+}
+
+#[test]
+fn no_adapter_names_what_was_tried_and_how_to_install_one() {
+    // Hide every Vulkan driver from the loader and allow only Vulkan.
+    let env = [
+        ("TAILGRAD_BACKEND", "vulkan"),
+        ("VK_DRIVER_FILES", "/nonexistent.json"),
+        ("VK_ICD_FILENAMES", "/nonexistent.json"),
+    ];
+    for args in [&["devices"][..], &["bench", "add", "--quick"]] {
+        let out = tailgrad(args, &env);
+        assert_no_panic(&out);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("error: no GPU adapter found"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("VULKAN"), "says what was tried: {err}");
+        assert!(
+            err.contains("mesa-vulkan-drivers"),
+            "says how to fix: {err}"
+        );
+    }
+}
+
+#[test]
+fn unwritable_json_path_is_a_clear_error() {
+    let out = tailgrad(
+        &[
+            "bench",
+            "add",
+            "--quick",
+            "--json",
+            "/nonexistent-dir/x.jsonl",
+        ],
+        &[],
+    );
+    assert_no_panic(&out);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("error: /nonexistent-dir/x.jsonl:"), "{err}");
+}
