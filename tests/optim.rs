@@ -3,10 +3,10 @@
 //! and no-allocation guarantees, and a small regression that must learn.
 
 mod common;
-use common::{as_f32, assert_close, dev, f32s, upload, Rng, Tol};
+use common::{as_f32, assert_close, dev, upload, Rng, Tol};
 use std::sync::{Mutex, MutexGuard};
 use tailgrad::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
-use tailgrad::{no_grad, read_all, Device, Tensor};
+use tailgrad::{read_all, Device, Tensor};
 
 /// Dispatch and allocation counters are device-wide: tests that read them must not overlap with
 /// other tests of this file.
@@ -510,119 +510,4 @@ fn bad_arguments_are_errors() {
     let mut sgd = Sgd::new(vec![p, q], SgdConfig::default()).unwrap();
     assert!(sgd.load_state(&state).is_err(), "adam state into sgd");
     adam.load_state(&state).unwrap();
-}
-
-/// Naive Adam with one tensor op per term: what a per-tensor implementation dispatches.
-fn naive_adam_step(params: &[Tensor], m: &mut [Tensor], v: &mut [Tensor], t: i32) {
-    let _ng = no_grad();
-    let (lr, b1, b2, eps) = (1e-3f32, 0.9f32, 0.999f32, 1e-8f32);
-    let step_size = lr / (1.0 - b1.powi(t));
-    let inv_bc2 = 1.0 / (1.0 - b2.powi(t)).sqrt();
-    for ((p, m), v) in params.iter().zip(m.iter_mut()).zip(v.iter_mut()) {
-        let g = p.grad().unwrap();
-        *m = m
-            .scale(b1)
-            .unwrap()
-            .add(&g.scale(1.0 - b1).unwrap())
-            .unwrap();
-        *v = v
-            .scale(b2)
-            .unwrap()
-            .add(&g.mul(&g).unwrap().scale(1.0 - b2).unwrap())
-            .unwrap();
-        let denom = v.sqrt().unwrap().affine(inv_bc2, eps).unwrap();
-        let upd = m.div(&denom).unwrap().scale(step_size).unwrap();
-        // The result lands in a fresh tensor (a test cannot write into the parameter's buffer),
-        // which slightly understates the naive cost.
-        let _ = p.sub(&upd).unwrap();
-    }
-}
-
-/// (min and median ms per call including a wait for the GPU, dispatches per call, submits per
-/// call). One untimed call first pays the JIT and is the one counted. The min is the figure to
-/// compare on a machine shared with other work.
-fn measure(d: &Device, reps: usize, mut f: impl FnMut()) -> (f64, f64, u64, u64) {
-    d.sync().unwrap();
-    let (d0, s0) = d.counters();
-    f();
-    let (d1, s1) = d.counters();
-    let mut times: Vec<f64> = (0..reps)
-        .map(|_| {
-            d.sync().unwrap();
-            let t0 = std::time::Instant::now();
-            f();
-            d.sync().unwrap();
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    (times[0], times[reps / 2], d1 - d0, s1 - s0)
-}
-
-/// `cargo test --release --test optim -- --ignored --nocapture adam_step_timing`
-#[test]
-#[ignore = "timing, not a check"]
-fn adam_step_timing() {
-    let _s = serial();
-    let d = dev();
-    let mut rng = Rng::new(1);
-    // ~100 tensors, ~0.45M values: 50 weight matrices and 50 bias vectors.
-    let shapes: Vec<Vec<usize>> = (0..50)
-        .flat_map(|i| [vec![96, 90 + i % 7], vec![96]])
-        .collect();
-    let params: Vec<Tensor> = shapes
-        .iter()
-        .map(|s| {
-            let n = s.iter().product();
-            Tensor::from_slice(&d, &f32s(&rng.vec(n, -1.0, 1.0)), s)
-                .unwrap()
-                .into_param()
-        })
-        .collect();
-    for p in &params {
-        p.backward_with(
-            &Tensor::from_slice(&d, &f32s(&rng.vec(p.numel(), -1.0, 1.0)), p.shape()).unwrap(),
-        )
-        .unwrap();
-    }
-    let total: usize = params.iter().map(Tensor::numel).sum();
-    println!(
-        "{} tensors, {total} values on {}:",
-        params.len(),
-        d.report().name
-    );
-    let reps = 21;
-    let report = |what: &str, (min, med, disp, subs): (f64, f64, u64, u64)| {
-        println!(
-            "  {what}: {min:.2} ms/step min, {med:.2} median, {disp} dispatches, {subs} submits"
-        );
-    };
-
-    let mut fused = Adam::new(params.clone(), AdamConfig::default()).unwrap();
-    report(
-        "fused flat Adam",
-        measure(&d, reps, || fused.step().unwrap()),
-    );
-
-    let mut per_tensor: Vec<Adam> = params
-        .iter()
-        .map(|p| Adam::new(vec![p.clone()], AdamConfig::default()).unwrap())
-        .collect();
-    report(
-        "one fused dispatch per tensor",
-        measure(&d, reps, || {
-            per_tensor.iter_mut().for_each(|o| o.step().unwrap())
-        }),
-    );
-
-    let mut m: Vec<Tensor> = params.iter().map(|p| p.zeros_like().unwrap()).collect();
-    let mut v: Vec<Tensor> = params.iter().map(|p| p.zeros_like().unwrap()).collect();
-    let mut t = 0;
-    report(
-        "naive tensor-op Adam",
-        measure(&d, reps, || {
-            t += 1;
-            naive_adam_step(&params, &mut m, &mut v, t)
-        }),
-    );
 }

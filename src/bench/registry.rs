@@ -2,7 +2,8 @@
 //! from [`registry`]; see `add` below for the pattern.
 
 use super::{peak, Bench};
-use crate::{Device, Result, Tensor};
+use crate::optim::{Adam, AdamConfig, Optimizer};
+use crate::{Device, Generator, Result, Tensor};
 
 /// Every entry, peaks first (the percentages of the others are relative to them). `quick` keeps
 /// the small shapes only, for CI smoke runs. Entries are cheap: nothing is allocated until one is
@@ -12,6 +13,10 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     peak::entries(&mut r, dev, quick);
     add(&mut r, quick);
     sum_rows(&mut r, quick);
+    softmax(&mut r, quick);
+    cross_entropy(&mut r, quick);
+    randn(&mut r, quick);
+    adam_step(&mut r, quick);
     r
 }
 
@@ -62,19 +67,100 @@ fn sum_rows(r: &mut Vec<Bench>, quick: bool) {
     }
 }
 
-/// A tensor of uniform values in [-1, 1) from a seeded xorshift generator (reproducible inputs
-/// without a rand dependency).
-pub fn input(dev: &Device, shape: &[usize], seed: u64) -> Result<Tensor> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let n: usize = shape.iter().product();
-    let data: Vec<f32> = (0..n)
-        .map(|_| {
-            s ^= s >> 12;
-            s ^= s << 25;
-            s ^= s >> 27;
-            let bits = s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-            bits as f32 / (1u64 << 23) as f32 - 1.0
-        })
+/// Softmax over the last axis: reads each element twice (online max/sum, then normalise).
+fn softmax(r: &mut Vec<Bench>, quick: bool) {
+    let shapes: &[[usize; 2]] = if quick {
+        &[[128, 256]]
+    } else {
+        &[[1024, 256], [256, 8142]]
+    };
+    for &[rows, cols] in shapes {
+        let n = (rows * cols) as f64;
+        r.push(Bench::memory(
+            "softmax",
+            format!("{rows}x{cols}"),
+            "auto",
+            4.0 * n,
+            12.0 * n,
+            move |dev| {
+                let x = input(dev, &[rows, cols], 4)?;
+                Ok(Box::new(move || x.softmax().map(drop)))
+            },
+        ));
+    }
+}
+
+/// Fused cross-entropy forward + gradient with integer labels.
+fn cross_entropy(r: &mut Vec<Bench>, quick: bool) {
+    let shapes: &[[usize; 2]] = if quick {
+        &[[128, 10]]
+    } else {
+        &[[128, 10], [512, 1000]]
+    };
+    for &[b, c] in shapes {
+        let n = (b * c) as f64;
+        r.push(Bench::memory(
+            "cross_entropy",
+            format!("{b}x{c}"),
+            "fused",
+            6.0 * n,
+            12.0 * n,
+            move |dev| {
+                let x = input(dev, &[b, c], 5)?.into_param();
+                let labels: Vec<u32> = (0..b as u32).map(|i| i % c as u32).collect();
+                let y = Tensor::from_u32(dev, &labels, &[b])?;
+                Ok(Box::new(move || x.cross_entropy(&y)?.backward()))
+            },
+        ));
+    }
+}
+
+/// Philox4x32-10 normal samples: 4 outputs per 10-round block.
+fn randn(r: &mut Vec<Bench>, quick: bool) {
+    let n = if quick { 1 << 16 } else { 1 << 22 };
+    r.push(Bench::memory(
+        "randn",
+        n.to_string(),
+        "philox",
+        50.0 * n as f64,
+        4.0 * n as f64,
+        move |dev| {
+            let dev = dev.clone();
+            let mut g = Generator::new(7, 0);
+            Ok(Box::new(move || g.randn(&dev, &[n]).map(drop)))
+        },
+    ));
+}
+
+/// One Adam step over ~100 parameter tensors (~0.45 M values): flat-buffer update, one dispatch.
+fn adam_step(r: &mut Vec<Bench>, quick: bool) {
+    let pairs = if quick { 5 } else { 50 };
+    let shapes: Vec<Vec<usize>> = (0..pairs)
+        .flat_map(|i| [vec![96, 90 + i % 7], vec![96]])
         .collect();
-    Tensor::from_slice(dev, &data, shape)
+    let total: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+    let label = format!("{}tensors_{total}", shapes.len());
+    // Reads p, g, m, v and writes p, m, v: 7 floats per value (plus the copies in and out).
+    r.push(Bench::memory(
+        "adam_step",
+        label,
+        "flat",
+        12.0 * total as f64,
+        28.0 * total as f64,
+        move |dev| {
+            let mut params = Vec::new();
+            for (i, s) in shapes.iter().enumerate() {
+                let p = input(dev, s, 100 + i as u64)?.into_param();
+                p.backward_with(&input(dev, s, 200 + i as u64)?)?;
+                params.push(p);
+            }
+            let mut opt = Adam::new(params, AdamConfig::default())?;
+            Ok(Box::new(move || opt.step()))
+        },
+    ));
+}
+
+/// Uniform values in [-1, 1) from the GPU generator, seeded per input so runs are reproducible.
+pub fn input(dev: &Device, shape: &[usize], seed: u64) -> Result<Tensor> {
+    Generator::new(seed, 0).uniform(dev, shape, -1.0, 1.0)
 }

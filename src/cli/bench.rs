@@ -161,7 +161,7 @@ fn record<'a>(
 
 fn print_header() {
     println!(
-        "{:<10} {:<14} {:<34} {:<7} {:<10} {:>10} {:>9} {:>8} {:>7}",
+        "{:<16} {:<18} {:<34} {:<7} {:<10} {:>10} {:>9} {:>8} {:>7}",
         "kernel", "shape", "device", "backend", "variant", "median ms", "GFLOP/s", "GB/s", "% peak"
     );
 }
@@ -169,7 +169,7 @@ fn print_header() {
 fn print_row(r: &Record) {
     let pct = r.peak_pct.map_or("-".into(), |p| format!("{p:.1}"));
     println!(
-        "{:<10} {:<14} {:<34} {:<7} {:<10} {:>10.3} {:>9.2} {:>8.2} {:>7}",
+        "{:<16} {:<18} {:<34} {:<7} {:<10} {:>10.3} {:>9.2} {:>8.2} {:>7}",
         r.kernel, r.shape, r.device, r.backend, r.variant, r.median_ms, r.gflops, r.gbps, pct
     );
 }
