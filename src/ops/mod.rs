@@ -7,5 +7,6 @@ pub mod fill;
 pub mod gather;
 pub mod layout;
 pub mod reduce;
+pub mod spectral;
 pub mod unary;
 pub mod where_cond;
