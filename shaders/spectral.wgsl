@@ -5,17 +5,18 @@
 //
 // llvmpipe (Mesa 22) ends every loop of an invocation once ALL its loops together have run 65535
 // iterations (LP_MAX_TGSI_LOOP_ITERATIONS), silently. So on software devices the host splits the
-// work into dispatches of bounded loop count: power iterations into chunks of iterations, the SVD
-// into a schedule of steps [step0, step1) whose costs it sums (src/ops/spectral.rs).
+// work into dispatches of bounded loop count: power iterations into chunks of iterations, SVD
+// sweeps and finishing into ranges of steps [step0, step1), from cost formulas that count each
+// loop as its trips + 1 (src/ops/spectral.rs; measured exact on Mesa 22.3).
 
 struct Params {
     batch: u32,
     rows: u32,
     cols: u32,
-    iters: u32,     // power_iter: iterations in this dispatch; svd: sweep cap
+    iters: u32,     // power_iter: iterations in this dispatch
     eps: f32,       // power_iter: normalize(a) = a / max(|a|, eps); svd: rotation threshold
     trans: u32,     // svd: 1 when rows < cols (works on Wᵀ)
-    step0: u32,     // svd: the steps this dispatch runs
+    step0: u32,     // svd_sweep / svd_finish: the steps this dispatch runs
     step1: u32,
 }
 
@@ -107,10 +108,12 @@ fn outer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 // starts as I); afterwards A = U Σ and R = V. With trans = 1 the roles swap: the host binds the U
 // output as rr and the V output as a, since Wᵀ = V Σ Uᵀ.
 //
-// The work is a fixed sequence of steps, the same for every matrix (so lanes stay in step):
-//   0: init | 1 ..= sweeps·P: rotate pair (j, k), P = n(n-1)/2 pairs a sweep in row-cyclic order |
-//   then: column norms | then n steps: sort column j into place, normalize it, fix its sign.
-// A matrix whose last sweep rotated nothing is converged and skips the remaining rotation steps.
+// Three entry points, each a phase with its own dispatches: svd_start (scale, copy, R = I);
+// svd_sweep (rotation steps [step0, step1) of the sequence of sweeps of P = n(n-1)/2 pairs in
+// row-cyclic order); svd_finish (columns [step0, step1): sort into place, normalize, fix signs).
+// Phases live in separate entry points because llvmpipe runs an if whose condition it cannot
+// prove uniform with masks, paying loop iterations for the branches it does not take.
+// A matrix whose last sweep rotated nothing is converged and skips the remaining rotations.
 
 @group(0) @binding(1) var<storage, read> w_svd: array<f32>;
 @group(0) @binding(2) var<storage, read_write> a: array<f32>;
@@ -246,7 +249,8 @@ fn svd_column(x: Mat, j: u32, trans: bool) {
     // caller's V is positive. V is rr normally, a when working on Wᵀ.
     var big = 0.0;
     for (var i = 0u; i < select(x.n, x.m, trans); i++) {
-        let v = select(rr[x.r0 + i * x.n + j], a[x.a0 + i * x.n + j], trans);
+        var v: f32;
+        if (trans) { v = a[x.a0 + i * x.n + j]; } else { v = rr[x.r0 + i * x.n + j]; }
         if (abs(v) > abs(big)) { big = v; }
     }
     if (big < 0.0) {
@@ -256,40 +260,53 @@ fn svd_column(x: Mat, j: u32, trans: bool) {
     sv[x.s0 + j] = sj * aux[x.b * 4u];
 }
 
-@compute @workgroup_size(64)
-fn svd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+// The matrix an invocation owns, or none past the batch.
+fn svd_mat(gid: vec3<u32>, nwg: vec3<u32>) -> Mat {
     let b = gid.x + gid.y * nwg.x * 64u;
-    if (b >= p.batch) { return; }
     let trans = p.trans == 1u;
     let m = select(p.rows, p.cols, trans);
     let n = select(p.cols, p.rows, trans);
-    let x = Mat(b, m, n, b * m * n, b * n * n, b * n);
+    return Mat(b, m, n, b * m * n, b * n * n, b * n);
+}
+
+@compute @workgroup_size(64)
+fn svd_start(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let x = svd_mat(gid, nwg);
+    if (x.b >= p.batch) { return; }
+    svd_init(x, p.trans == 1u);
+}
+
+// Rotations [step0, step1) of the sequence sweep 0 pair 0, sweep 0 pair 1, ...
+@compute @workgroup_size(64)
+fn svd_sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let x = svd_mat(gid, nwg);
+    if (x.b >= p.batch) { return; }
+    let n = x.n;
     let pairs = n * (n - 1u) / 2u;
-    let rot_end = p.iters * pairs; // steps 1 ..= rot_end rotate
-    // The pair (j, k) of the current rotation step: decoded once, then advanced.
     var j = 0u;
-    var k = 0u;
+    var rem = p.step0 % pairs;
+    for (; rem >= n - 1u - j; j++) { rem -= n - 1u - j; }
+    var k = j + 1u + rem;
     for (var step = p.step0; step < p.step1; step++) {
-        if (step == 0u) {
-            svd_init(x, trans);
-        } else if (step <= rot_end) {
-            let pair = (step - 1u) % pairs;
-            if (k == 0u) {
-                var rem = pair;
-                for (j = 0u; rem >= n - 1u - j; j++) { rem -= n - 1u - j; }
-                k = j + 1u + rem;
-            }
-            svd_rotate(x, j, k, pair == 0u, pair + 1u == pairs);
-            k++;
-            if (k == n) {
-                j++;
-                k = j + 1u;
-                if (k == n) { j = 0u; k = 1u; }
-            }
-        } else if (step == rot_end + 1u) {
-            for (var c = 0u; c < n; c++) { sv[x.s0 + c] = sqrt(col_dot(x, c, c)); }
-        } else {
-            svd_column(x, step - rot_end - 2u, trans);
+        let pair = step % pairs;
+        svd_rotate(x, j, k, pair == 0u, pair + 1u == pairs);
+        k++;
+        if (k == n) {
+            j++;
+            k = j + 1u;
+            if (k == n) { j = 0u; k = 1u; }
         }
     }
+}
+
+// Columns [step0, step1) of the final sort / normalize / sign pass; the first range also
+// computes the column norms.
+@compute @workgroup_size(64)
+fn svd_finish(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let x = svd_mat(gid, nwg);
+    if (x.b >= p.batch) { return; }
+    if (p.step0 == 0u) {
+        for (var c = 0u; c < x.n; c++) { sv[x.s0 + c] = sqrt(col_dot(x, c, c)); }
+    }
+    for (var j = p.step0; j < p.step1; j++) { svd_column(x, j, p.trans == 1u); }
 }

@@ -1,22 +1,26 @@
 //! Spectral norms and SVDs of stacks of small matrices (`shaders/spectral.wgsl`), for gSR's
 //! per-class, per-layer spectral regularizer: every class of every layer is one matrix of the
-//! stack, so a whole update is one dispatch.
+//! stack, so a whole power-iteration update is one dispatch.
 //!
 //! - [`PowerIteration`]: warm-started power iteration with persistent `u`, `v` (SN-GAN style);
 //!   `σ = uᵀ W v` is differentiable in `W` with `u`, `v` held constant.
 //! - [`svd`]: exact thin SVD by one-sided Jacobi, for logging and evaluation (no gradient).
 
-use crate::runtime::{grid_1d, Device, DeviceClass, Res, WG};
+use crate::runtime::{grid_1d, Device, DeviceClass, Kernel, Res, WG};
 use crate::tensor::DType;
 use crate::{kernel, Error, Result, Tensor};
 
 kernel!(POWER = "spectral"::"power_iter" [Read, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
 kernel!(OUTER = "spectral"::"outer" [Read, Read, Read, ReadWrite]);
-kernel!(SVD = "spectral"::"svd" [Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite]);
+kernel!(SVD_START = "spectral"::"svd_start" [Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite]);
+kernel!(SVD_SWEEP = "spectral"::"svd_sweep" [Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite]);
+kernel!(SVD_FINISH = "spectral"::"svd_finish" [Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite]);
 
 /// Loop iterations one invocation may run in one dispatch on a software device. llvmpipe (Mesa 22)
-/// silently ends every loop of an invocation once all of them together have run 65535 times;
-/// the rest is margin for the few loop entries the cost formulas below round away.
+/// silently ends every loop of an invocation once all of them together have run 65535 times
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`), a loop costing its trips + 1. The cost formulas below count
+/// exactly that (checked on Mesa 22.3: results are bitwise the same up to a budget of 65400);
+/// the rest is margin.
 const SOFTWARE_LOOP_BUDGET: u64 = 60_000;
 
 /// The per-dispatch loop budget: bounded on software devices, none on GPUs.
@@ -115,7 +119,7 @@ fn iteration_chunks(budget: u64, rows: usize, cols: usize, iters: u32) -> Result
     }
     let (r, c) = (rows as u64, cols as u64);
     let fixed = 2 * (r + c + 2) + 16; // copy-in and final normalization
-    let per_iter = c * (r + 2) + r * (c + 2) + 2;
+    let per_iter = c * (r + 2) + r * (c + 2) + 3;
     if iters == 0 {
         return match fixed + r * (c + 2) < budget {
             true => Ok(vec![0]),
@@ -292,55 +296,52 @@ pub fn svd(w: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
     svd_with(w, SVD_TOL, SVD_SWEEPS)
 }
 
-/// Loop iterations of each SVD kernel step for an m x n (m >= n) working matrix, matching the
-/// step sequence in `shaders/spectral.wgsl`, each loop counted as trips + 1, plus a margin.
-fn svd_step_cost(step: u64, m: u64, n: u64, rot_end: u64) -> u64 {
-    let margin = 16;
-    margin
-        + match step {
-            0 => (m * n + 1) + m * (n + 2) + 1 + (n * n + 1),
-            s if s <= rot_end => (n + 1) + 2 * (m + 1) + (n + 1),
-            s if s == rot_end + 1 => n * (m + 2) + 1,
-            s => {
-                let j = s - rot_end - 2;
-                let complete =
-                    m * (j + 2) + 1 + (m + 1) + 2 * (j * (2 * m + 3) + 1) + 1 + 2 * (m + 1);
-                (n - j + 1)
-                    + (m + 1)
-                    + (n + 1)
-                    + (m + 1)
-                    + complete
-                    + (m.max(n) + 1)
-                    + (m + 1)
-                    + (n + 1)
-            }
-        }
-}
-
-/// Splits the SVD's steps into dispatch ranges whose summed loop cost fits `budget`.
-fn svd_schedule(budget: u64, m: u64, n: u64, sweeps: u32) -> Vec<(u32, u32)> {
-    let rot_end = sweeps as u64 * (n * (n - 1) / 2);
-    let total = rot_end + 2 + n;
+/// Splits `steps` steps of cost `cost(step)` into ranges whose sum, plus `base` per range, fits
+/// `budget` (a single range when the budget is unlimited).
+fn ranges(budget: u64, steps: u64, base: u64, cost: impl Fn(u64) -> u64) -> Vec<(u32, u32)> {
     if budget == u64::MAX {
-        return vec![(0, total as u32)];
+        return vec![(0, steps as u32)];
     }
-    let mut ranges = Vec::new();
-    let (mut start, mut spent) = (0, 0);
-    for step in 0..total {
-        let c = svd_step_cost(step, m, n, rot_end);
-        debug_assert!(c <= budget, "svd step {step} alone exceeds the loop budget");
+    let mut out = Vec::new();
+    let (mut start, mut spent) = (0, base);
+    for step in 0..steps {
+        let c = cost(step);
+        debug_assert!(base + c <= budget, "one step exceeds the loop budget");
         if spent + c > budget {
-            ranges.push((start as u32, step as u32));
-            (start, spent) = (step, 0);
+            out.push((start as u32, step as u32));
+            (start, spent) = (step, base);
         }
         spent += c;
     }
-    ranges.push((start as u32, total as u32));
-    ranges
+    out.push((start as u32, steps as u32));
+    out
+}
+
+/// The dispatches of an SVD of m x n (m >= n) working matrices: (kernel, step ranges). Costs
+/// mirror the loops of `shaders/spectral.wgsl`, each loop counted as trips + 1, plus 2 a step.
+fn svd_plan(budget: u64, m: u64, n: u64, sweeps: u32) -> Vec<(&'static Kernel, Vec<(u32, u32)>)> {
+    let rotations = sweeps as u64 * (n * (n - 1) / 2);
+    let rotate = 2 * (m + 1) + (n + 1) + 2;
+    let column = |j: u64| {
+        let sort = (n - j + 1) + (m + 1) + (n + 1);
+        let complete = m * (j + 2) + 1 + (m + 1) + 2 * (j * (2 * m + 3) + 1) + 1 + 2 * (m + 1);
+        let sign = (m.max(n) + 1) + (m + 1) + (n + 1);
+        sort + (m + 1) + complete + sign + 2
+    };
+    let mut plan = vec![(&SVD_START, vec![(0, 0)])];
+    if rotations > 0 {
+        plan.push((&SVD_SWEEP, ranges(budget, rotations, n + 8, |_| rotate)));
+    }
+    // The first finishing range also computes the column norms.
+    let finish = ranges(budget, n, n * (m + 2) + 8, column);
+    plan.push((&SVD_FINISH, finish));
+    plan
 }
 
 /// [`svd`] with an explicit rotation threshold and sweep cap. One-sided Jacobi (Hestenes), one
-/// invocation per matrix; one dispatch on GPUs, a few on software devices (their loop budget).
+/// invocation per matrix, three dispatches on GPUs (start, sweeps, finish); on software devices
+/// the sweeps and the finish are cut into ranges under the loop budget (60×16×16 with 30 sweeps:
+/// 6 dispatches; 40×32: 34; 64×64: 215, most of them no-ops once every matrix has converged).
 /// Signs: the largest-magnitude entry of each column of V is positive (the first one on ties),
 /// and U follows. A numerically null singular value (below ~1e-15 · max|W|) gets a unit U (or V)
 /// column orthogonal to the others. No gradient: the outputs are not part of the graph (use
@@ -371,36 +372,38 @@ pub fn svd_with(w: &Tensor, tol: f32, max_sweeps: u32) -> Result<(Tensor, Tensor
     // The kernel orthogonalizes the tall side's columns in `a` and accumulates rotations in `r`.
     let (a, r) = if trans { (&v, &u) } else { (&u, &v) };
     let (m, n) = (rows.max(cols) as u64, k as u64);
-    let schedule = svd_schedule(loop_budget(dev), m, n, max_sweeps);
-    for (i, &(step0, step1)) in schedule.iter().enumerate() {
-        // Outputs are complete (and worth a NaN check) only after the last range.
-        let last = i + 1 == schedule.len();
-        let p = Params {
-            batch: batch as u32,
-            rows: rows as u32,
-            cols: cols as u32,
-            iters: max_sweeps,
-            eps: tol,
-            trans: trans as u32,
-            step0,
-            step1,
-        };
-        dev.dispatch(
-            "svd",
-            &SVD,
-            &[],
-            bytemuck::bytes_of(&p),
-            [w, a, r, &s, &aux]
-                .iter()
-                .map(|t| Res::Buf(t.buf().clone()))
-                .collect(),
-            grid_1d(batch, WG),
-            &[
-                (s.buf(), s.numel()),
-                (a.buf(), a.numel()),
-                (r.buf(), r.numel()),
-            ][..3 * last as usize],
-        )?;
+    let plan = svd_plan(loop_budget(dev), m, n, max_sweeps);
+    for (kernel, steps) in &plan {
+        for &(step0, step1) in steps {
+            let p = Params {
+                batch: batch as u32,
+                rows: rows as u32,
+                cols: cols as u32,
+                iters: 0,
+                eps: tol,
+                trans: trans as u32,
+                step0,
+                step1,
+            };
+            // Outputs are complete (and worth a NaN check) only after the last dispatch.
+            let last = std::ptr::eq(*kernel, &SVD_FINISH) && step1 as u64 == n;
+            dev.dispatch(
+                "svd",
+                kernel,
+                &[],
+                bytemuck::bytes_of(&p),
+                [w, a, r, &s, &aux]
+                    .iter()
+                    .map(|t| Res::Buf(t.buf().clone()))
+                    .collect(),
+                grid_1d(batch, WG),
+                &[
+                    (s.buf(), s.numel()),
+                    (a.buf(), a.numel()),
+                    (r.buf(), r.numel()),
+                ][..3 * last as usize],
+            )?;
+        }
     }
     Ok((s, u, v))
 }
