@@ -11,6 +11,7 @@
 mod common;
 use common::{as_f32, assert_close, dev, gradcheck, upload, Rng, Tol};
 use tailgrad::ops::spectral::{svd, PowerIteration, SVD_MAX_DIM};
+use tailgrad::runtime::DeviceClass;
 use tailgrad::{read_all, Error, Tensor};
 
 // ---- f64 reference ---------------------------------------------------------------------------
@@ -372,6 +373,16 @@ fn power_iteration_rejects_bad_input() {
     for w in &bad {
         assert!(pi.sigma(w).is_err(), "accepted {w:?}");
     }
+    // One 200x200 iteration needs ~81k loop trips: more than llvmpipe runs in one invocation.
+    let big = Tensor::zeros(&d, &[1, 200, 200]).unwrap();
+    let mut pi_big = PowerIteration::new(&d, 1, 200, 200, 0, 1, 1e-3).unwrap();
+    let software = d.class() == DeviceClass::Software;
+    assert_eq!(
+        pi_big.sigma(&big).is_err(),
+        software,
+        "200x200 on {:?}",
+        d.class()
+    );
     assert!(matches!(
         PowerIteration::new(&d, 2, 3, 4, 0, 1, 0.0),
         Err(Error::Invalid { .. })
