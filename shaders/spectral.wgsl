@@ -3,7 +3,7 @@
 // on barriers than on arithmetic on lavapipe, and one invocation per matrix needs no barriers at all.
 // Every loop bound is uniform (all matrices share a shape), so lanes never diverge in loop counts.
 // On a GPU one thread per matrix is latency-bound, but gSR's whole stack (60 x 16x16, 4 iterations)
-// is ~10^5 FMAs, microseconds next to a generator step, so a workgroup-per-matrix variant with
+// is ~10^5 FMAs, tens of microseconds next to a generator step, so a workgroup-per-matrix variant with
 // barrier reductions would not pay for its second code path.
 //
 // llvmpipe (Mesa 22) ends every loop of an invocation once ALL its loops together have run 65535
