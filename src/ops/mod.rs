@@ -10,6 +10,7 @@ pub mod layout;
 pub mod reduce;
 pub mod rng;
 pub mod softmax;
+pub mod spectral;
 pub mod unary;
 pub mod where_cond;
 
