@@ -240,3 +240,21 @@ fn errors() {
         other => panic!("expected a shape error, got {other:?}"),
     }
 }
+
+#[test]
+fn classes_beyond_the_software_loop_budget() {
+    let d = dev();
+    let c = 70_001;
+    let mut rng = Rng::new(78);
+    let x = as_f32(&rng.vec(3 * c, -4.0, 4.0));
+    let labels = vec![0u32, 35_000, 70_000];
+    let t = upload(&d, &x, &[3, c]);
+    let y = Tensor::from_u32(&d, &labels, &[3]).unwrap();
+    let (loss, _) = reference(&x, &labels, c, None);
+    assert_close(
+        "cross_entropy 3x70001",
+        &t.cross_entropy(&y).unwrap().to_vec().unwrap(),
+        &[loss],
+        LOSS,
+    );
+}

@@ -63,3 +63,35 @@ fn out_of_range_indices_read_zero_and_bad_indices_are_errors() {
     let e = x.index_select(0, &x).unwrap_err().to_string();
     assert!(e.contains("index_select") && e.contains("u32"), "{e}");
 }
+
+#[test]
+fn backward_with_more_indices_than_the_software_loop_budget() {
+    // index_add loops over the indices; 70 001 of them must be split into runs on llvmpipe.
+    let d = dev();
+    let m = 70_001;
+    let idx: Vec<u32> = (0..m as u32).map(|j| (j * 7 + j / 3) % 5).collect();
+    let x = upload(&d, &[0.5; 5], &[5]).into_param();
+    let it = Tensor::from_u32(&d, &idx, &[m]).unwrap();
+    let w: Vec<f64> = (0..m).map(|j| (j % 11) as f64).collect();
+    let y = x
+        .index_select(0, &it)
+        .unwrap()
+        .mul(&upload(&d, &w, &[m]))
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    y.backward().unwrap();
+    let mut want = vec![0.0; 5];
+    for (j, &r) in idx.iter().enumerate() {
+        want[r as usize] += w[j];
+    }
+    assert_close(
+        "index_add",
+        &x.grad().unwrap().to_vec().unwrap(),
+        &want,
+        Tol {
+            rel: 1e-6,
+            abs: 0.0,
+        },
+    );
+}

@@ -228,3 +228,21 @@ fn bad_axis_is_an_error() {
     let e = t.sum(1, false).unwrap_err().to_string();
     assert!(e.contains("sum") && e.contains("axis 1"), "{e}");
 }
+
+#[test]
+fn rows_longer_than_the_software_loop_budget() {
+    // llvmpipe stops loops after 65535 iterations per invocation; these rows are longer.
+    let d = dev();
+    let n = 100_003;
+    let mut x = vec![0.0f32; 2 * n];
+    x[90_001] = 5.0; // row 0: one maximum late in the row
+    x[n + 70_000] = 3.0; // row 1: a tie, the first one wins
+    x[n + 99_999] = 3.0;
+    let t = tailgrad::Tensor::from_slice(&d, &x, &[2, n]).unwrap();
+    assert_eq!(
+        t.argmax(1, false).unwrap().to_vec_u32().unwrap(),
+        vec![90_001, 70_000]
+    );
+    assert_eq!(t.max(1, false).unwrap().to_vec().unwrap(), vec![5.0, 3.0]);
+    assert_eq!(t.sum(1, false).unwrap().to_vec().unwrap(), vec![5.0, 6.0]);
+}

@@ -286,3 +286,23 @@ fn errors() {
         })
     ));
 }
+
+#[test]
+fn rows_longer_than_the_software_loop_budget() {
+    // 70 001 columns: one invocation per row would exceed llvmpipe's 65535 loop iterations, so
+    // the automatic choice must move to a variant that splits the row; forcing Row must fail
+    // loudly there instead of returning a silently truncated result.
+    let d = dev();
+    let cols = 70_001;
+    let mut rng = Rng::new(77);
+    let x = as_f32(&rng.vec(2 * cols, -4.0, 4.0));
+    let t = upload(&d, &x, &[2, cols]);
+    let got = t.softmax().unwrap().to_vec().unwrap();
+    assert_close("softmax 2x70001", &got, &ref_softmax(&x, cols), SOFTMAX);
+    let lsm = t.log_softmax().unwrap().to_vec().unwrap();
+    assert_close("log_softmax 2x70001", &lsm, &ref_log_softmax(&x, cols), LOG);
+    if d.loop_budget() < u64::MAX {
+        let _g = force_variant(Variant::Row);
+        assert!(matches!(t.softmax(), Err(Error::Invalid { .. })));
+    }
+}

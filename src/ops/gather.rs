@@ -48,13 +48,49 @@ impl Tensor {
         Ok(y.with_grad(
             "index_select",
             &[self],
-            Box::new(move |g| {
-                let dx = Tensor::empty(g.device(), "index_add", &in_shape, DType::F32)?;
-                launch(&ADD, "index_add", &p, g, &idx, &dx)?;
-                Ok(vec![Some(dx)])
-            }),
+            Box::new(move |g| Ok(vec![Some(index_add(g, &idx, axis, &p, &in_shape)?)])),
         ))
     }
+}
+
+/// dx = Σ_j g[.., j, ..] into row idx[j] of zeros(in_shape). Each invocation loops over the
+/// indices, so a long index list is split into runs that fit the loop budget and the partial
+/// sums are added in order (still deterministic).
+fn index_add(
+    g: &Tensor,
+    idx: &Tensor,
+    axis: usize,
+    p: &Params,
+    in_shape: &[usize],
+) -> Result<Tensor> {
+    let m = p.m as usize;
+    let run = (g.device().loop_budget().saturating_sub(8) as usize).clamp(1, m);
+    let mut total: Option<Tensor> = None;
+    for start in (0..m).step_by(run) {
+        let end = (start + run).min(m);
+        let (gs, is) = if (start, end) == (0, m) {
+            (g.clone(), idx.clone())
+        } else {
+            (g.slice(axis, start, end)?, idx.slice(0, start, end)?)
+        };
+        let dx = Tensor::empty(g.device(), "index_add", in_shape, DType::F32)?;
+        launch(
+            &ADD,
+            "index_add",
+            &Params {
+                m: (end - start) as u32,
+                ..*p
+            },
+            &gs,
+            &is,
+            &dx,
+        )?;
+        total = Some(match total {
+            Some(t) => t.add(&dx)?,
+            None => dx,
+        });
+    }
+    Ok(total.expect("m >= 1"))
 }
 
 fn launch(

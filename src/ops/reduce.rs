@@ -7,7 +7,7 @@ use crate::{kernel, Error, Result, Tensor};
 
 kernel!(SUM = "reduce"::"sum" [Read, ReadWrite]);
 kernel!(MAX = "reduce"::"max_" [Read, ReadWrite]);
-kernel!(ARGMAX = "argmax"::"main" [Read, ReadWrite]);
+kernel!(ARGMAX = "argmax"::"main" [Read, Read, ReadWrite, ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -18,9 +18,33 @@ struct Params {
     chunk: u32,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ArgmaxParams {
+    outer: u32,
+    n: u32,
+    inner: u32,
+    chunk: u32,
+    first: u32,
+    _pad: [u32; 3],
+}
+
 /// Outputs below this count leave GPU lanes idle, so a long axis is split into chunks.
 const TARGET_OUTPUTS: usize = 4096;
 const MIN_CHUNK: usize = 256;
+/// Longest run one invocation reduces per pass: far inside the software loop budget
+/// (`runtime::SOFTWARE_LOOP_BUDGET`), and the same on every device so results match bit for bit.
+const MAX_CHUNK: usize = 16_384;
+
+/// Elements per invocation for a pass over `n` with `outs` outputs.
+fn chunk_for(outs: usize, n: usize) -> usize {
+    let want = if outs >= TARGET_OUTPUTS || n <= MIN_CHUNK {
+        n
+    } else {
+        n.div_ceil(TARGET_OUTPUTS.div_ceil(outs)).max(MIN_CHUNK)
+    };
+    want.min(MAX_CHUNK)
+}
 
 fn check_axis(op: &'static str, t: &Tensor, axis: usize) -> Result<(usize, usize, usize)> {
     t.expect_f32(op)?;
@@ -69,7 +93,7 @@ fn pass(
     Ok(y)
 }
 
-/// Reduces the axis with one pass, or two when few outputs share a long axis.
+/// Reduces the axis in passes of at most `MAX_CHUNK` elements per invocation until one remains.
 fn reduce_raw(
     k: &'static crate::runtime::Kernel,
     op: &'static str,
@@ -77,20 +101,55 @@ fn reduce_raw(
     axis: usize,
 ) -> Result<Tensor> {
     let (outer, n, inner) = check_axis(op, x, axis)?;
-    let outs = outer * inner;
-    let chunk = if outs >= TARGET_OUTPUTS || n <= MIN_CHUNK {
-        n
-    } else {
-        n.div_ceil(TARGET_OUTPUTS.div_ceil(outs)).max(MIN_CHUNK)
-    };
-    let mut y = pass(k, op, x, (outer, n, inner), chunk)?;
-    let chunks = n.div_ceil(chunk);
-    if chunks > 1 {
-        y = pass(k, op, &y, (outer, chunks, inner), chunks)?;
+    let (mut y, mut len) = (x.clone(), n);
+    loop {
+        let chunk = chunk_for(outer * inner, len);
+        y = pass(k, op, &y, (outer, len, inner), chunk)?;
+        len = len.div_ceil(chunk);
+        if len == 1 {
+            break;
+        }
     }
     let mut shape = x.shape().to_vec();
     shape[axis] = 1;
     y.reshape(&shape)
+}
+
+/// One argmax pass: `n` candidates (values `x`, indices `cand` unless `first`) per output into
+/// `ceil(n / chunk)` (value, index) pairs.
+fn argmax_pass(
+    x: &Tensor,
+    cand: &Tensor,
+    dims: (usize, usize, usize),
+    chunk: usize,
+    first: bool,
+) -> Result<(Tensor, Tensor)> {
+    let (outer, n, inner) = dims;
+    let chunks = n.div_ceil(chunk);
+    let dev = x.device();
+    let best = Tensor::empty(dev, "argmax", &[outer, chunks, inner], DType::F32)?;
+    let arg = Tensor::empty(dev, "argmax", &[outer, chunks, inner], DType::U32)?;
+    let p = ArgmaxParams {
+        outer: outer as u32,
+        n: n as u32,
+        inner: inner as u32,
+        chunk: chunk as u32,
+        first: first as u32,
+        _pad: [0; 3],
+    };
+    let res = [x, cand, &best, &arg]
+        .map(|t| Res::Buf(t.buf().clone()))
+        .to_vec();
+    dev.dispatch(
+        "argmax",
+        &ARGMAX,
+        &[],
+        bytemuck::bytes_of(&p),
+        res,
+        grid_1d(outer * chunks * inner, WG),
+        &[],
+    )?;
+    Ok((best, arg))
 }
 
 fn squeeze(shape: &[usize], axis: usize, keepdim: bool) -> Vec<usize> {
@@ -161,29 +220,16 @@ impl Tensor {
     /// Index of the first maximum over `axis`, as a u32 tensor (no gradient).
     pub fn argmax(&self, axis: usize, keepdim: bool) -> Result<Tensor> {
         let (outer, n, inner) = check_axis("argmax", self, axis)?;
-        let dev = self.device();
-        let y = Tensor::empty(
-            dev,
-            "argmax",
-            &squeeze(self.shape(), axis, keepdim),
-            DType::U32,
-        )?;
-        let p = Params {
-            outer: outer as u32,
-            n: n as u32,
-            inner: inner as u32,
-            chunk: 0,
-        };
-        dev.dispatch(
-            "argmax",
-            &ARGMAX,
-            &[],
-            bytemuck::bytes_of(&p),
-            vec![Res::Buf(self.buf().clone()), Res::Buf(y.buf().clone())],
-            grid_1d(outer * inner, WG),
-            &[],
-        )?;
-        Ok(y)
+        let chunk = n.min(MAX_CHUNK);
+        // The first pass binds x again in place of the (unused) candidate indices.
+        let (mut best, mut arg) = argmax_pass(self, self, (outer, n, inner), chunk, true)?;
+        let mut len = n.div_ceil(chunk);
+        while len > 1 {
+            let chunk = len.min(MAX_CHUNK);
+            (best, arg) = argmax_pass(&best, &arg, (outer, len, inner), chunk, false)?;
+            len = len.div_ceil(chunk);
+        }
+        arg.reshape(&squeeze(self.shape(), axis, keepdim))
     }
 
     /// Sums broadcast dimensions away so the result has `shape` (the adjoint of `broadcast_to`).

@@ -80,18 +80,39 @@ fn env_variant() -> Result<Option<Variant>> {
 }
 
 /// The variant for rows of `cols` on `x`'s device: forced, else from the environment, else the
-/// workgroup variant only on real GPUs with long rows (barriers are a net loss on lavapipe).
+/// workgroup variant only on real GPUs with long rows (barriers are a net loss on lavapipe) or
+/// where a row is too long for one invocation to loop over on a software device.
 pub(crate) fn pick(x: &Tensor, cols: usize) -> Result<Variant> {
-    if let Some(v) = FORCED.with(|c| c.get()) {
-        return Ok(v);
-    }
-    if let Some(v) = env_variant()? {
-        return Ok(v);
-    }
-    Ok(match x.device().class() {
+    let forced = match FORCED.with(|c| c.get()) {
+        Some(v) => Some(v),
+        None => env_variant()?,
+    };
+    let budget = x.device().loop_budget();
+    let v = forced.unwrap_or(match x.device().class() {
         DeviceClass::Gpu if cols >= WG_MIN_COLS => Variant::Workgroup,
+        _ if loop_cost(Variant::Row, cols) > budget => Variant::Workgroup,
         _ => Variant::Row,
-    })
+    });
+    if loop_cost(v, cols) > budget {
+        return Err(Error::Invalid {
+            op: "softmax",
+            msg: format!(
+                "rows of {cols} columns are too long for the {v:?} variant on this software adapter \
+                 (its shaders stop loops after 65535 iterations per invocation)"
+            ),
+        });
+    }
+    Ok(v)
+}
+
+/// Loop trips one invocation of `v` may run over a row of `cols`: the costliest kernel of the
+/// family (the logsumexp backward) walks its share of the row four times, plus the tree.
+fn loop_cost(v: Variant, cols: usize) -> u64 {
+    let share = match v {
+        Variant::Row => cols,
+        Variant::Workgroup => cols.div_ceil(256),
+    } as u64;
+    4 * (share + 1) + 32
 }
 
 /// Threads per workgroup of the row variant. Lavapipe runs each workgroup on one CPU thread, so

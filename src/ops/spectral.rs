@@ -6,7 +6,7 @@
 //!   `σ = uᵀ W v` is differentiable in `W` with `u`, `v` held constant.
 //! - [`svd`]: exact thin SVD by one-sided Jacobi, for logging and evaluation (no gradient).
 
-use crate::runtime::{grid_1d, Device, DeviceClass, Kernel, Res, WG};
+use crate::runtime::{grid_1d, Device, Kernel, Res, SOFTWARE_LOOP_BUDGET, WG};
 use crate::tensor::DType;
 use crate::{kernel, Error, Result, Tensor};
 
@@ -16,28 +16,14 @@ kernel!(SVD_START = "spectral"::"svd_start" [Read, ReadWrite, ReadWrite, ReadWri
 kernel!(SVD_SWEEP = "spectral"::"svd_sweep" [Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite]);
 kernel!(SVD_FINISH = "spectral"::"svd_finish" [Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite]);
 
-/// Loop iterations one invocation may run in one dispatch on a software device. llvmpipe (Mesa 22)
-/// silently ends every loop of an invocation once all of them together have run 65535 times
-/// (`LP_MAX_TGSI_LOOP_ITERATIONS`), a loop costing its trips + 1. The cost formulas below count
-/// exactly that (checked on Mesa 22.3: results are bitwise the same up to a budget of 65400);
-/// the rest is margin.
-const SOFTWARE_LOOP_BUDGET: u64 = 60_000;
-
-/// The per-dispatch loop budget: bounded on software devices, none on GPUs.
-fn loop_budget(dev: &Device) -> u64 {
-    match dev.class() {
-        DeviceClass::Software => SOFTWARE_LOOP_BUDGET,
-        DeviceClass::Gpu => u64::MAX,
-    }
-}
-
 /// An error for a matrix whose smallest unit of work exceeds the software loop budget.
 fn too_big(op: &'static str, rows: usize, cols: usize) -> Error {
     Error::Invalid {
         op,
         msg: format!(
-            "{rows}x{cols} matrices need more than {SOFTWARE_LOOP_BUDGET} loop iterations per invocation, \
-             which llvmpipe/lavapipe cannot run (its shaders stop every loop after 65535 in total)"
+            "{rows}x{cols} matrices need more than {} loop iterations per invocation, \
+             which llvmpipe/lavapipe cannot run (its shaders stop every loop after 65535 in total)",
+            SOFTWARE_LOOP_BUDGET
         ),
     }
 }
@@ -189,7 +175,7 @@ impl PowerIteration {
             });
         }
         let dev = w.device();
-        let chunks = iteration_chunks(loop_budget(dev), rows, cols, iters)?;
+        let chunks = iteration_chunks(dev.loop_budget(), rows, cols, iters)?;
         let sigma = Tensor::empty(dev, "power_iteration", &[batch], DType::F32)?;
         let p = Params {
             batch: batch as u32,
@@ -372,7 +358,7 @@ pub fn svd_with(w: &Tensor, tol: f32, max_sweeps: u32) -> Result<(Tensor, Tensor
     // The kernel orthogonalizes the tall side's columns in `a` and accumulates rotations in `r`.
     let (a, r) = if trans { (&v, &u) } else { (&u, &v) };
     let (m, n) = (rows.max(cols) as u64, k as u64);
-    let plan = svd_plan(loop_budget(dev), m, n, max_sweeps);
+    let plan = svd_plan(dev.loop_budget(), m, n, max_sweeps);
     for (kernel, steps) in &plan {
         for &(step0, step1) in steps {
             let p = Params {

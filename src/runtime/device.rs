@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub debug_sync: bool,
     /// Any `TAILGRAD_DEBUG` value: build every shader with bounds checks.
     pub checked: bool,
+    /// The first error wgpu reported (validation, out of memory); returned by every later call.
+    pub gpu_error: Arc<Mutex<Option<String>>>,
 }
 
 /// A handle to the GPU. Cheap to clone; all clones share one queue and one recorder.
@@ -87,6 +89,12 @@ impl Device {
             DeviceClass::Gpu
         };
         let debug = std::env::var("TAILGRAD_DEBUG").unwrap_or_default();
+        // wgpu's default handler panics; keep the first error and return it as Error::Gpu.
+        let gpu_error = Arc::new(Mutex::new(None));
+        let slot = gpu_error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            slot.lock().unwrap().get_or_insert_with(|| e.to_string());
+        }));
         Ok(Device(Arc::new(Inner {
             device,
             queue,
@@ -99,6 +107,7 @@ impl Device {
             rec: Mutex::new(Recorder::default()),
             debug_sync: debug.split(',').any(|s| s == "sync"),
             checked: !debug.is_empty(),
+            gpu_error,
         })))
     }
 
@@ -108,6 +117,17 @@ impl Device {
 
     pub fn class(&self) -> DeviceClass {
         self.0.class
+    }
+
+    /// Loop iterations one invocation may run per dispatch: [`SOFTWARE_LOOP_BUDGET`] on software
+    /// adapters, unbounded on GPUs.
+    ///
+    /// [`SOFTWARE_LOOP_BUDGET`]: super::SOFTWARE_LOOP_BUDGET
+    pub fn loop_budget(&self) -> u64 {
+        match self.0.class {
+            DeviceClass::Software => super::kernel::SOFTWARE_LOOP_BUDGET,
+            DeviceClass::Gpu => u64::MAX,
+        }
     }
 
     pub fn limits(&self) -> &wgpu::Limits {
@@ -191,6 +211,7 @@ impl Device {
         check: &[(&Arc<GpuBuffer>, usize)],
     ) -> Result<()> {
         debug_assert_eq!(res.len(), k.bindings.len(), "{}: binding count", k.entry);
+        self.check_gpu_error()?;
         let lim = self.0.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > lim) {
             return Err(Error::TooLarge {
@@ -305,8 +326,16 @@ impl Device {
                 submission_index: None,
                 timeout: None,
             })
-            .map(|_| ())
-            .map_err(|e| Error::Gpu(e.to_string()))
+            .map_err(|e| Error::Gpu(e.to_string()))?;
+        self.check_gpu_error()
+    }
+
+    /// The first error wgpu reported, if any (it poisons the device: every later call returns it).
+    pub fn check_gpu_error(&self) -> Result<()> {
+        match &*self.0.gpu_error.lock().unwrap() {
+            Some(e) => Err(Error::Gpu(e.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Reads several buffers back with one submit and one wait: `(buffer, bytes)` pairs.
@@ -326,6 +355,7 @@ impl Device {
             self.copy(buf, 0, &staging, *off, bytes.next_multiple_of(4));
         }
         self.flush();
+        self.check_gpu_error()?;
         let (tx, rx) = std::sync::mpsc::channel();
         let slice = staging.raw().slice(..total.max(4));
         slice.map_async(wgpu::MapMode::Read, move |r| {

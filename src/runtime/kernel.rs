@@ -57,3 +57,11 @@ pub fn grid_1d(n: usize, per_group: u32) -> [u32; 3] {
         [MAX_GROUPS, groups.div_ceil(MAX_GROUPS), 1]
     }
 }
+
+/// Loop iterations one invocation may run in one dispatch on a software device. llvmpipe (Mesa
+/// 22, both lavapipe and GL) silently ends every loop of an invocation once all of them together
+/// have run 65535 times (`LP_MAX_TGSI_LOOP_ITERATIONS`), a loop costing its trips + 1; results are
+/// then quietly wrong. Kernels whose loops grow with the input split their work to stay under
+/// this (checked on Mesa 22.3: outputs are bitwise identical up to a budget of 65400); the rest
+/// is margin.
+pub const SOFTWARE_LOOP_BUDGET: u64 = 60_000;

@@ -10,6 +10,6 @@ mod recorder;
 
 pub use adapter::AdapterReport;
 pub use device::{Device, DeviceClass};
-pub use kernel::{grid_1d, Bind, Kernel, MAX_GROUPS, WG};
+pub use kernel::{grid_1d, Bind, Kernel, MAX_GROUPS, SOFTWARE_LOOP_BUDGET, WG};
 pub use pool::{size_class, BufferPool, GpuBuffer};
 pub use recorder::Res;
