@@ -6,6 +6,7 @@ pub mod broadcast;
 pub mod fill;
 pub mod gather;
 pub mod layout;
+pub mod matmul;
 pub mod reduce;
 pub mod unary;
 pub mod where_cond;

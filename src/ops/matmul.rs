@@ -1,0 +1,634 @@
+//! Matrix multiplication (`shaders/matmul.wgsl`, `matmul_tex.wgsl`, `matmul_pack.wgsl`):
+//! `[.., M, K] x [.., K, N]` with optional transposes, a shared or broadcast batch, four kernel
+//! variants and the backward rule.
+//!
+//! `Variant::Auto` picks, per device class and shape (`TAILGRAD_MATMUL` overrides it):
+//! - software adapters (lavapipe, llvmpipe) with `rgba32float` storage textures: `Texture`;
+//!   without them, or past the texture size limit: `Blocked`;
+//! - real GPUs: `Tiled`;
+//! - and `SplitK` on top of that base when the output has too few tiles to occupy the device
+//!   (fewer than [`SOFTWARE_SLOTS`] workgroups on a software adapter, fewer than
+//!   [`GPU_SLOTS`] tiles on a GPU) while K is long (K >= [`SPLIT_MIN_K`]).
+
+use crate::runtime::{Device, DeviceClass, GpuTexture, Kernel, Res};
+use crate::tensor::DType;
+use crate::{kernel, Error, Result, Tensor};
+use std::sync::Arc;
+
+kernel!(TEXTURE = "matmul_tex"::"main" [ReadStorageTexture, ReadStorageTexture, ReadWrite]);
+kernel!(PACK_K = "matmul_pack"::"pack_k" [ReadStorageTexture, StorageTexture]);
+kernel!(PACK_O = "matmul_pack"::"pack_o" [ReadStorageTexture, StorageTexture]);
+kernel!(TILED = "matmul"::"tiled" [Read, Read, ReadWrite]);
+kernel!(BLOCKED = "matmul"::"blocked" [Read, Read, ReadWrite]);
+
+/// Which kernel computes a matmul.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Chosen per device class and shape (see the module docs).
+    Auto,
+    /// Software adapters: operands packed into panel textures, read with `textureLoad`.
+    Texture,
+    /// Real GPUs: workgroup-memory tiles, 8x8 outputs per thread.
+    Tiled,
+    /// Portable storage-buffer kernel, 4x4 outputs per invocation, no workgroup memory.
+    Blocked,
+    /// K split into ranges computed by the device's base kernel, partials summed in order by a
+    /// second pass (deterministic, no atomics). For small M·N with a long K.
+    SplitK,
+}
+
+impl Variant {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Variant::Auto => "auto",
+            Variant::Texture => "texture",
+            Variant::Tiled => "tiled",
+            Variant::Blocked => "blocked",
+            Variant::SplitK => "splitk",
+        }
+    }
+
+    /// The variant forced by `TAILGRAD_MATMUL`, if set.
+    fn from_env() -> Result<Option<Variant>> {
+        let Ok(v) = std::env::var("TAILGRAD_MATMUL") else {
+            return Ok(None);
+        };
+        let all = [
+            Variant::Auto,
+            Variant::Texture,
+            Variant::Tiled,
+            Variant::Blocked,
+            Variant::SplitK,
+        ];
+        all.into_iter()
+            .find(|x| x.name() == v.to_ascii_lowercase())
+            .map(Some)
+            .ok_or_else(|| Error::Invalid {
+                op: "matmul",
+                msg: format!("TAILGRAD_MATMUL={v:?}: use auto, texture, tiled, blocked or splitk"),
+            })
+    }
+}
+
+/// The variants that can run on `dev` (every shape within their limits).
+pub fn variants(dev: &Device) -> Vec<Variant> {
+    let mut v = Vec::new();
+    if dev.storage_textures() {
+        v.push(Variant::Texture);
+    }
+    v.extend([Variant::Tiled, Variant::Blocked, Variant::SplitK]);
+    v
+}
+
+/// Workgroups that keep a software adapter's thread pool busy (lavapipe: one thread per core).
+pub const SOFTWARE_SLOTS: usize = 4;
+/// Output tiles below which a GPU is starved (a few per SM on current GPUs).
+pub const GPU_SLOTS: usize = 64;
+/// K from which splitting pays for the second pass.
+pub const SPLIT_MIN_K: usize = 2048;
+/// Fewest k per split.
+const MIN_SPLIT_LEN: usize = 256;
+
+/// Tiled tile shape: workgroup WG_X x WG_Y threads, 8x8 outputs each, TILE_K deep.
+const TILED_WG: (u32, u32, u32) = (16, 16, 16);
+/// Texture kernel tile: 16 rows (one A panel) x 128 columns (one B panel) per workgroup.
+const TEX_ROWS: usize = 16;
+const TEX_COLS: usize = 128;
+/// Panel textures are linear texel arrays in rows of this many texels.
+const TEX_WIDTH: u32 = 4096;
+
+/// One operand as a strided view: element (b, i, k) of the un-transposed operand
+/// (`i` = row of A / column of B) is at `b * bs + i * si + k * sk`.
+#[derive(Clone, Copy)]
+struct View {
+    bs: usize,
+    si: usize,
+    sk: usize,
+}
+
+/// A batched product C[b] = op(A)[b] · op(B)[b] of M x K by K x N.
+struct Gemm<'a> {
+    a: &'a Tensor,
+    b: &'a Tensor,
+    av: View,
+    bv: View,
+    /// Batches stored in each operand (1 = broadcast).
+    a_batches: usize,
+    b_batches: usize,
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+/// Where C goes: element (s, b, m, n) at `s * ss + b * bs + m * sm + n * sn`.
+#[derive(Clone, Copy)]
+struct Out {
+    ss: usize,
+    bs: usize,
+    sm: usize,
+    sn: usize,
+}
+
+/// The single-pass kernels; `SplitK` runs one of them per k range.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Base {
+    Texture,
+    Tiled,
+    Blocked,
+}
+
+impl Tensor {
+    /// Matrix product of the last two dims, `[.., M, K] x [.., K, N] -> [.., M, N]`; a batch of
+    /// one (or a rank-2 operand) broadcasts over the other's batch.
+    pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        matmul_ex(self, rhs, false, false, Variant::Auto)
+    }
+}
+
+/// `op(a) · op(b)` where `op` transposes the last two dims when its flag is set (inside the
+/// kernels, no copies), computed by `variant` (see the module docs for `Auto`).
+pub fn matmul_ex(
+    a: &Tensor,
+    b: &Tensor,
+    trans_a: bool,
+    trans_b: bool,
+    variant: Variant,
+) -> Result<Tensor> {
+    let (g, out_shape) = plan(a, b, trans_a, trans_b)?;
+    let variant = match variant {
+        Variant::Auto => Variant::from_env()?.unwrap_or(Variant::Auto),
+        v => v,
+    };
+    let y = forward(&g, variant)?.reshape(&out_shape)?.detach();
+    let (ad, bd) = (a.detach(), b.detach());
+    let (a_shape, b_shape) = (a.shape().to_vec(), b.shape().to_vec());
+    let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
+    Ok(y.with_grad(
+        "matmul",
+        &[a, b],
+        Box::new(move |g| {
+            // dA = g·Bᵀ and dB = Aᵀ·g, written on the stored (possibly transposed) operands so
+            // that no transpose is materialised; broadcast batches are summed away.
+            let da = match (need_a, trans_a) {
+                (false, _) => None,
+                (true, false) => Some(matmul_ex(g, &bd, false, !trans_b, variant)?),
+                (true, true) => Some(matmul_ex(&bd, g, trans_b, true, variant)?),
+            };
+            let db = match (need_b, trans_b) {
+                (false, _) => None,
+                (true, false) => Some(matmul_ex(&ad, g, !trans_a, false, variant)?),
+                (true, true) => Some(matmul_ex(g, &ad, true, trans_a, variant)?),
+            };
+            Ok(vec![
+                da.map(|d| d.sum_to(&a_shape)).transpose()?,
+                db.map(|d| d.sum_to(&b_shape)).transpose()?,
+            ])
+        }),
+    ))
+}
+
+/// Computes C as a [batch, M, N] tensor with no graph.
+fn forward(g: &Gemm, variant: Variant) -> Result<Tensor> {
+    let dev = g.a.device();
+    let base = base_for(dev, g);
+    let (base, splits) = match variant {
+        Variant::Auto => (base, split_count(dev, g, base)),
+        Variant::SplitK => (base, split_count(dev, g, base).max(2)),
+        Variant::Texture => (Base::Texture, 1),
+        Variant::Tiled => (Base::Tiled, 1),
+        Variant::Blocked => (Base::Blocked, 1),
+    };
+    let splits = splits.max(g.k.div_ceil(max_k_len(dev, base)));
+    let (k_len, splits) = k_ranges(g.k, splits, base);
+    let per = g.batch * g.m * g.n;
+    if splits == 1 && variant != Variant::SplitK {
+        let y = Tensor::empty(dev, "matmul", &[g.batch, g.m, g.n], DType::F32)?;
+        let out = Out {
+            ss: 0,
+            bs: g.m * g.n,
+            sm: g.n,
+            sn: 1,
+        };
+        run(dev, g, base, (k_len, 1), &y, out)?;
+        return Ok(y);
+    }
+    // Partials [splits, batch·M·N], then an in-order sum over the splits (deterministic).
+    let partial = Tensor::empty(dev, "matmul", &[splits, per], DType::F32)?;
+    let out = Out {
+        ss: per,
+        bs: g.m * g.n,
+        sm: g.n,
+        sn: 1,
+    };
+    run(dev, g, base, (k_len, splits), &partial, out)?;
+    partial.sum(0, false)
+}
+
+/// Checks dtypes and shapes; returns the problem and the output shape.
+fn plan<'a>(
+    a: &'a Tensor,
+    b: &'a Tensor,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<(Gemm<'a>, Vec<usize>)> {
+    a.expect_f32("matmul")?;
+    b.expect_f32("matmul")?;
+    for t in [a, b] {
+        if t.rank() < 2 {
+            return Err(Error::Invalid {
+                op: "matmul",
+                msg: format!("operands need rank >= 2, got shape {:?}", t.shape()),
+            });
+        }
+    }
+    let mismatch = || Error::Shape {
+        op: "matmul",
+        lhs: a.shape().to_vec(),
+        rhs: b.shape().to_vec(),
+    };
+    let (ra, rb) = (a.rank(), b.rank());
+    let (a0, a1) = (a.shape()[ra - 2], a.shape()[ra - 1]);
+    let (b0, b1) = (b.shape()[rb - 2], b.shape()[rb - 1]);
+    let (m, ka) = if trans_a { (a1, a0) } else { (a0, a1) };
+    let (kb, n) = if trans_b { (b1, b0) } else { (b0, b1) };
+    if ka != kb {
+        return Err(mismatch());
+    }
+    let (a_batch, b_batch) = (&a.shape()[..ra - 2], &b.shape()[..rb - 2]);
+    let (na, nb): (usize, usize) = (a_batch.iter().product(), b_batch.iter().product());
+    let batch_shape = match (na, nb) {
+        _ if a_batch == b_batch => a_batch,
+        (1, 1) if b_batch.len() > a_batch.len() => b_batch,
+        (_, 1) => a_batch,
+        (1, _) => b_batch,
+        _ => return Err(mismatch()),
+    };
+    let mut out_shape = batch_shape.to_vec();
+    out_shape.extend([m, n]);
+    // Un-transposed element (i, k) of A is a[i, k] (or a[k, i] when stored transposed).
+    let view = |rows: usize, cols: usize, batches: usize, trans: bool| View {
+        bs: if batches > 1 { rows * cols } else { 0 },
+        si: if trans { 1 } else { cols },
+        sk: if trans { cols } else { 1 },
+    };
+    // For B the "row" index i is the output column n and k runs down the stored rows.
+    let bview = |trans: bool| View {
+        bs: if nb > 1 { b0 * b1 } else { 0 },
+        si: if trans { b1 } else { 1 },
+        sk: if trans { 1 } else { b1 },
+    };
+    let g = Gemm {
+        a,
+        b,
+        av: view(a0, a1, na, trans_a),
+        bv: bview(trans_b),
+        a_batches: na,
+        b_batches: nb,
+        batch: na.max(nb),
+        m,
+        n,
+        k: ka,
+    };
+    Ok((g, out_shape))
+}
+
+/// The device's single-pass kernel for this shape.
+fn base_for(dev: &Device, g: &Gemm) -> Base {
+    match dev.class() {
+        DeviceClass::Gpu => Base::Tiled,
+        DeviceClass::Software if texture_fits(dev, g) => Base::Texture,
+        DeviceClass::Software => Base::Blocked,
+    }
+}
+
+/// Output tiles (workgroups per split) of `base` for this shape.
+fn tiles(g: &Gemm, base: Base) -> usize {
+    let (tm, tn) = match base {
+        Base::Texture => (TEX_ROWS, TEX_COLS),
+        Base::Tiled => (8 * TILED_WG.1 as usize, 8 * TILED_WG.0 as usize),
+        Base::Blocked => (32, 32),
+    };
+    g.m.div_ceil(tm) * g.n.div_ceil(tn) * g.batch
+}
+
+/// How many k ranges `Auto` splits into (1 = no split).
+fn split_count(dev: &Device, g: &Gemm, base: Base) -> usize {
+    let slots = match dev.class() {
+        DeviceClass::Software => SOFTWARE_SLOTS,
+        DeviceClass::Gpu => GPU_SLOTS,
+    };
+    let t = tiles(g, base);
+    if g.k < SPLIT_MIN_K || t >= slots {
+        return 1;
+    }
+    slots.div_ceil(t).min(g.k / MIN_SPLIT_LEN).max(1)
+}
+
+/// Records `base` over the k ranges `(length, count)` into `c`.
+fn run(dev: &Device, g: &Gemm, base: Base, ks: (usize, usize), c: &Tensor, out: Out) -> Result<()> {
+    match base {
+        Base::Texture => run_texture(dev, g, ks, c, out),
+        Base::Tiled | Base::Blocked => run_buffers(dev, g, base, ks, c, out),
+    }
+}
+
+/// Longest k range one dispatch may cover. llvmpipe ends an invocation's loops after 65535
+/// iterations in total (its infinite-loop guard; results are silently truncated), so on software
+/// adapters K is split into ranges whose loops stay well below that.
+fn max_k_len(dev: &Device, base: Base) -> usize {
+    if dev.class() == DeviceClass::Gpu {
+        return usize::MAX;
+    }
+    match base {
+        Base::Texture => 4 * 60_000,
+        // About 100 loop iterations per 16-deep k tile.
+        Base::Tiled => 8192,
+        Base::Blocked => 60_000,
+    }
+}
+
+/// Splits K into about `splits` ranges whose length is a multiple of the kernel's k step:
+/// (range length, range count).
+fn k_ranges(k: usize, splits: usize, base: Base) -> (usize, usize) {
+    let unit = match base {
+        Base::Texture => 4,
+        Base::Tiled => TILED_WG.2 as usize,
+        Base::Blocked => 1,
+    };
+    let len = k.div_ceil(splits).next_multiple_of(unit);
+    (len, k.div_ceil(len))
+}
+
+fn u32s(op: &'static str, v: &[usize]) -> Result<Vec<u32>> {
+    v.iter()
+        .map(|&x| {
+            u32::try_from(x).map_err(|_| Error::Invalid {
+                op,
+                msg: format!("index {x} exceeds the 32-bit range of the kernels"),
+            })
+        })
+        .collect()
+}
+
+fn groups(op: &'static str, v: [usize; 3]) -> Result<[u32; 3]> {
+    let g = u32s(op, &v)?;
+    Ok([g[0], g[1], g[2]])
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BufParams {
+    v: [u32; 16],
+}
+
+fn run_buffers(
+    dev: &Device,
+    g: &Gemm,
+    base: Base,
+    (k_len, splits): (usize, usize),
+    c: &Tensor,
+    out: Out,
+) -> Result<()> {
+    let v = u32s(
+        "matmul",
+        &[
+            g.m, g.n, g.k, k_len, splits, g.av.bs, g.av.si, g.av.sk, g.bv.bs, g.bv.sk, g.bv.si,
+            out.ss, out.bs, out.sm, out.sn, 0,
+        ],
+    )?;
+    let p = BufParams {
+        v: v.try_into().expect("16 params"),
+    };
+    let (k, consts, tm, tn): (&'static Kernel, Vec<(&str, f64)>, usize, usize) = match base {
+        Base::Tiled => {
+            let (wx, wy, tk) = TILED_WG;
+            (
+                &TILED,
+                vec![
+                    ("WG_X", wx as f64),
+                    ("WG_Y", wy as f64),
+                    ("TILE_K", tk as f64),
+                ],
+                8 * wy as usize,
+                8 * wx as usize,
+            )
+        }
+        _ => (&BLOCKED, vec![], 32, 32),
+    };
+    let grid = groups(
+        "matmul",
+        [g.n.div_ceil(tn), g.m.div_ceil(tm), g.batch * splits],
+    )?;
+    dev.dispatch(
+        "matmul",
+        k,
+        &consts,
+        bytemuck::bytes_of(&p),
+        vec![
+            Res::Buf(g.a.buf().clone()),
+            Res::Buf(g.b.buf().clone()),
+            Res::Buf(c.buf().clone()),
+        ],
+        grid,
+        &[(c.buf(), c.numel())],
+    )
+}
+
+/// Panel geometry of one operand for the texture kernel.
+struct Panels {
+    /// Texels per k in one panel.
+    pw: usize,
+    panels: usize,
+    kp: usize,
+    batches: usize,
+}
+
+impl Panels {
+    fn new(rows: usize, k: usize, panel_rows: usize, batches: usize) -> Panels {
+        Panels {
+            pw: panel_rows / 4,
+            panels: rows.div_ceil(panel_rows),
+            kp: k.next_multiple_of(4),
+            batches,
+        }
+    }
+
+    fn texels(&self) -> usize {
+        self.batches * self.panels * self.kp * self.pw
+    }
+
+    fn tex_rows(&self) -> usize {
+        self.texels().div_ceil(TEX_WIDTH as usize)
+    }
+}
+
+/// Whether the texture kernel can run this shape on `dev`.
+fn texture_fits(dev: &Device, g: &Gemm) -> bool {
+    let max = dev.limits().max_texture_dimension_2d as usize;
+    let (a, b) = texture_panels(g);
+    dev.storage_textures()
+        && TEX_WIDTH as usize <= max
+        && a.tex_rows() <= max
+        && b.tex_rows() <= max
+}
+
+/// Whether to compute Cᵀ = Bᵀ·Aᵀ instead: the side with 128-wide panels should be the longer
+/// one, so that less of the tile is padding.
+fn texture_swapped(g: &Gemm) -> bool {
+    let work = |rows: usize, cols: usize| {
+        rows.next_multiple_of(TEX_ROWS) * cols.next_multiple_of(TEX_COLS)
+    };
+    work(g.n, g.m) < work(g.m, g.n)
+}
+
+fn texture_panels(g: &Gemm) -> (Panels, Panels) {
+    let (rows, cols, rb, cb) = if texture_swapped(g) {
+        (g.n, g.m, g.b_batches, g.a_batches)
+    } else {
+        (g.m, g.n, g.a_batches, g.b_batches)
+    };
+    (
+        Panels::new(rows, g.k, TEX_ROWS, rb),
+        Panels::new(cols, g.k, TEX_COLS, cb),
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct TexParams {
+    v: [u32; 12],
+}
+
+/// Packs operand `x` (viewed through `v`, `rows` long in its outer dim) into a panel texture.
+fn pack(
+    dev: &Device,
+    x: &Tensor,
+    v: View,
+    rows: usize,
+    k: usize,
+    pl: &Panels,
+) -> Result<Arc<GpuTexture>> {
+    // The operand's buffer copied as is into a linear texture: texel i = elements 4i..4i+3.
+    // Buffer sizes are powers of two >= 256 bytes, so whole rows of `lw` texels fit in it.
+    let lw = (x.buf().size / 16).min(TEX_WIDTH as u64);
+    let lrows = (4 * x.numel() as u64).div_ceil(16 * lw);
+    let lin = dev.texture("matmul", lw as u32, lrows as u32)?;
+    dev.copy_to_texture(
+        x.buf(),
+        lin.texture(),
+        16 * lw as u32,
+        [lw as u32, lrows as u32],
+    );
+    let tex = dev.texture("matmul", TEX_WIDTH, pl.tex_rows() as u32)?;
+    let quads = pl.panels * pl.pw;
+    let p = u32s(
+        "matmul",
+        &[
+            rows,
+            k,
+            pl.kp,
+            pl.pw.trailing_zeros() as usize,
+            quads,
+            v.bs,
+            v.si,
+            v.sk,
+            lw.trailing_zeros() as usize,
+            (lw * lrows - 1) as usize,
+            0,
+            0,
+        ],
+    )?;
+    let p = TexParams {
+        v: p.try_into().expect("12 params"),
+    };
+    let grid = groups(
+        "matmul",
+        [quads.div_ceil(64), (pl.kp / 4).min(65535), pl.batches],
+    )?;
+    dev.dispatch(
+        "matmul",
+        // Every operand view is contiguous along k or along its outer dim.
+        if v.sk == 1 { &PACK_K } else { &PACK_O },
+        &[],
+        bytemuck::bytes_of(&p),
+        vec![Res::Tex(lin.view().clone()), Res::Tex(tex.view().clone())],
+        grid,
+        &[],
+    )?;
+    Ok(tex)
+}
+
+fn run_texture(
+    dev: &Device,
+    g: &Gemm,
+    (k_len, splits): (usize, usize),
+    c: &Tensor,
+    out: Out,
+) -> Result<()> {
+    if !texture_fits(dev, g) {
+        return Err(Error::Invalid {
+            op: "matmul",
+            msg: format!(
+                "the texture variant cannot run {}x{}x{} (batch {}) on this device: it needs \
+                 rgba32float storage textures and panels within {} texel rows",
+                g.m,
+                g.k,
+                g.n,
+                g.batch,
+                dev.limits().max_texture_dimension_2d
+            ),
+        });
+    }
+    let swapped = texture_swapped(g);
+    let (pa, pb) = texture_panels(g);
+    // In the swapped problem A' = Bᵀ (rows = N) and B' = Aᵀ (columns = M).
+    let ((xa, va, ra), (xb, vb, rb), (sm, sn)) = if swapped {
+        ((g.b, g.bv, g.n), (g.a, g.av, g.m), (out.sn, out.sm))
+    } else {
+        ((g.a, g.av, g.m), (g.b, g.bv, g.n), (out.sm, out.sn))
+    };
+    let ta = pack(dev, xa, va, ra, g.k, &pa)?;
+    let tb = pack(dev, xb, vb, rb, g.k, &pb)?;
+    let bs = |pl: &Panels| {
+        if pl.batches > 1 {
+            pl.panels * pl.kp * pl.pw
+        } else {
+            0
+        }
+    };
+    let v = u32s(
+        "matmul",
+        &[
+            ra,
+            rb,
+            pa.kp,
+            k_len,
+            splits,
+            bs(&pa),
+            bs(&pb),
+            out.ss,
+            out.bs,
+            sm,
+            sn,
+            0,
+        ],
+    )?;
+    let p = TexParams {
+        v: v.try_into().expect("12 params"),
+    };
+    let grid = groups("matmul", [pb.panels, pa.panels, g.batch * splits])?;
+    dev.dispatch(
+        "matmul",
+        &TEXTURE,
+        &[],
+        bytemuck::bytes_of(&p),
+        vec![
+            Res::Tex(ta.view().clone()),
+            Res::Tex(tb.view().clone()),
+            Res::Buf(c.buf().clone()),
+        ],
+        grid,
+        &[(c.buf(), c.numel())],
+    )
+}
