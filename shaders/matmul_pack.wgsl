@@ -8,7 +8,10 @@
 // per-lane, per-component loop that inserts each float through the stack (a store-forwarding
 // stall each), while a storage-texture load is one vector gather: packing through L is ~4x
 // cheaper. One invocation packs a 4 (outer) x 4 (k) block: quad q = gid.x, k quad = gid.y
-// (strided when there are more than the grid holds), batch = gid.z. A matmul operand is
+// (strided when there are more than the grid holds), batch = gid.z. Workgroups are 8 x 8 so
+// that a narrow operand (A has 4 quads per panel) idles few of the 8 SIMD lanes, and only
+// quads holding operand rows are written: the rest of a panel is never read into a stored
+// output (padding rows of A and columns of B only reach discarded rows and columns of C). A matmul operand is
 // contiguous along k (`pack_k`: A, or B stored transposed) or along the outer dim (`pack_o`),
 // so each of the block's 4 lines is 4 consecutive elements: two texel loads and a shift.
 // No data-dependent branches: llvmpipe executes both sides of a divergent `if`.
@@ -18,13 +21,13 @@ struct Params {
     k: u32,
     kp: u32,
     pw_log2: u32, // log2 of the texels per k in one panel: 2 for A (16 rows), 5 for B (128 columns)
-    quads: u32,   // panels * pw
+    quads: u32,   // quads to write: ceil(rows / 4)
     bs: u32,      // element strides of X: batch, outer, k
     so: u32,
     sk: u32,
     lw_log2: u32, // log2 of L's width in texels
     l_last: u32,  // last texel of L
-    _p0: u32,
+    panels: u32,
     _p1: u32,
 }
 
@@ -63,7 +66,7 @@ fn put(t: u32, v: vec4<f32>) {
 // Writes the block whose column f is the texel for k = 4kq + f.
 fn store(q: u32, kq: u32, batch: u32, m: mat4x4<f32>) {
     let pw = 1u << p.pw_log2;
-    let panel = batch * (p.quads >> p.pw_log2) + (q >> p.pw_log2);
+    let panel = batch * p.panels + (q >> p.pw_log2);
     let t = (panel * p.kp + 4u * kq) * pw + (q & (pw - 1u));
     put(t, m[0]);
     put(t + pw, m[1]);
@@ -72,14 +75,14 @@ fn store(q: u32, kq: u32, batch: u32, m: mat4x4<f32>) {
 }
 
 // X contiguous along k: line e is row o + e at k0..k0+3.
-@compute @workgroup_size(64)
+@compute @workgroup_size(8, 8)
 fn pack_k(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let q = gid.x;
     if (q >= p.quads) {
         return;
     }
     let o = 4u * q;
-    for (var kq = gid.y; kq < p.kp / 4u; kq += nwg.y) {
+    for (var kq = gid.y; kq < p.kp / 4u; kq += 8u * nwg.y) {
         let i = gid.z * p.bs + o * p.so + 4u * kq;
         let m = mat4x4<f32>(
             line(i, 4u * kq, p.k, o < p.rows),
@@ -91,14 +94,14 @@ fn pack_k(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 }
 
 // X contiguous along the outer dim: line f is rows o..o+3 at k = k0 + f.
-@compute @workgroup_size(64)
+@compute @workgroup_size(8, 8)
 fn pack_o(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let q = gid.x;
     if (q >= p.quads) {
         return;
     }
     let o = 4u * q;
-    for (var kq = gid.y; kq < p.kp / 4u; kq += nwg.y) {
+    for (var kq = gid.y; kq < p.kp / 4u; kq += 8u * nwg.y) {
         let k0 = 4u * kq;
         let i = gid.z * p.bs + o + k0 * p.sk;
         let m = mat4x4<f32>(

@@ -15,7 +15,7 @@ use crate::tensor::DType;
 use crate::{kernel, Error, Result, Tensor};
 use std::sync::Arc;
 
-kernel!(TEXTURE = "matmul_tex"::"main" [ReadStorageTexture, ReadStorageTexture, ReadWrite]);
+kernel!(trusted TEXTURE = "matmul_tex"::"main" [ReadStorageTexture, ReadStorageTexture, ReadWrite, ReadWrite]);
 kernel!(PACK_K = "matmul_pack"::"pack_k" [ReadStorageTexture, StorageTexture]);
 kernel!(PACK_O = "matmul_pack"::"pack_o" [ReadStorageTexture, StorageTexture]);
 kernel!(TILED = "matmul"::"tiled" [Read, Read, ReadWrite]);
@@ -435,42 +435,76 @@ fn run_buffers(
     )
 }
 
-/// Panel geometry of one operand for the texture kernel.
-struct Panels {
-    /// Texels per k in one panel.
-    pw: usize,
-    panels: usize,
-    kp: usize,
+/// One operand of the texture kernel: `rows` long in its outer dim (M for A, N for B; swapped
+/// in the transposed problem), viewed through `v`, `batches` stored.
+#[derive(Clone, Copy)]
+struct TexSide<'a> {
+    x: &'a Tensor,
+    v: View,
+    rows: usize,
     batches: usize,
+    /// Rows of C one panel covers: 16 on the A side, 128 on the B side.
+    panel_rows: usize,
 }
 
-impl Panels {
-    fn new(rows: usize, k: usize, panel_rows: usize, batches: usize) -> Panels {
-        Panels {
-            pw: panel_rows / 4,
-            panels: rows.div_ceil(panel_rows),
-            kp: k.next_multiple_of(4),
-            batches,
-        }
+/// Where the texture kernel finds an operand: texel (k, quad q of panel j, batch b) is at
+/// `b * bs + j * ps + k * ks + q` in `tex`, a linear texture of 2^wl texels per row.
+struct TexOperand {
+    tex: Arc<GpuTexture>,
+    bs: usize,
+    ps: usize,
+    ks: usize,
+    wl: usize,
+}
+
+/// Widest row (in elements) read in place; wider operands are packed into panels (row strides
+/// of a few KiB per k cost more in TLB and cache misses than packing, see the kernel).
+const IN_PLACE_MAX_ROWS: usize = 1024;
+
+impl TexSide<'_> {
+    fn panels(&self) -> usize {
+        self.rows.div_ceil(self.panel_rows)
     }
 
-    fn texels(&self) -> usize {
-        self.batches * self.panels * self.kp * self.pw
+    /// Texels per k in one panel.
+    fn pw(&self) -> usize {
+        self.panel_rows / 4
     }
 
-    fn tex_rows(&self) -> usize {
-        self.texels().div_ceil(TEX_WIDTH as usize)
+    /// Read in place from a copy of the buffer: outer dim contiguous, everything 4-aligned,
+    /// and K a multiple of 4 (nothing may pad k: garbage there would reach every output).
+    fn in_place(&self, k: usize) -> bool {
+        self.v.si == 1
+            && self.rows % 4 == 0
+            && self.rows <= IN_PLACE_MAX_ROWS
+            && k % 4 == 0
+            && self.v.sk % 4 == 0
+            && self.v.bs % 4 == 0
+    }
+
+    /// Width and height of the linear copy of the buffer: whole rows of a power-of-two width
+    /// (buffer sizes are powers of two >= 256 bytes, so the copied rows fit in the buffer),
+    /// plus slack for the reads of a last, partial panel.
+    fn linear_dims(&self) -> (usize, usize) {
+        let w = (self.x.buf().size as usize / 16).min(TEX_WIDTH as usize);
+        (w, (self.x.numel().div_ceil(4) + self.pw()).div_ceil(w))
+    }
+
+    fn panel_texels(&self, k: usize) -> usize {
+        self.batches * self.panels() * k.next_multiple_of(4) * self.pw()
+    }
+
+    fn fits(&self, k: usize, max: usize) -> bool {
+        self.linear_dims().1 <= max
+            && (self.in_place(k) || self.panel_texels(k).div_ceil(TEX_WIDTH as usize) <= max)
     }
 }
 
 /// Whether the texture kernel can run this shape on `dev`.
 fn texture_fits(dev: &Device, g: &Gemm) -> bool {
     let max = dev.limits().max_texture_dimension_2d as usize;
-    let (a, b) = texture_panels(g);
-    dev.storage_textures()
-        && TEX_WIDTH as usize <= max
-        && a.tex_rows() <= max
-        && b.tex_rows() <= max
+    let (a, b) = texture_sides(g);
+    dev.storage_textures() && TEX_WIDTH as usize <= max && a.fits(g.k, max) && b.fits(g.k, max)
 }
 
 /// Whether to compute Cᵀ = Bᵀ·Aᵀ instead: the side with 128-wide panels should be the longer
@@ -482,81 +516,121 @@ fn texture_swapped(g: &Gemm) -> bool {
     work(g.n, g.m) < work(g.m, g.n)
 }
 
-fn texture_panels(g: &Gemm) -> (Panels, Panels) {
-    let (rows, cols, rb, cb) = if texture_swapped(g) {
-        (g.n, g.m, g.b_batches, g.a_batches)
-    } else {
-        (g.m, g.n, g.a_batches, g.b_batches)
+/// The A and B sides of the (possibly swapped) problem: in the swapped one A' = Bᵀ (rows = N)
+/// and B' = Aᵀ (columns = M).
+fn texture_sides<'a>(g: &Gemm<'a>) -> (TexSide<'a>, TexSide<'a>) {
+    let side = |x, v, rows, batches, panel_rows| TexSide {
+        x,
+        v,
+        rows,
+        batches,
+        panel_rows,
     };
-    (
-        Panels::new(rows, g.k, TEX_ROWS, rb),
-        Panels::new(cols, g.k, TEX_COLS, cb),
-    )
+    let a = side(g.a, g.av, g.m, g.a_batches, TEX_ROWS);
+    let b = side(g.b, g.bv, g.n, g.b_batches, TEX_COLS);
+    if texture_swapped(g) {
+        (
+            TexSide {
+                panel_rows: TEX_ROWS,
+                ..b
+            },
+            TexSide {
+                panel_rows: TEX_COLS,
+                ..a
+            },
+        )
+    } else {
+        (a, b)
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PackParams {
+    v: [u32; 12],
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct TexParams {
-    v: [u32; 12],
+    v: [u32; 20],
 }
 
-/// Packs operand `x` (viewed through `v`, `rows` long in its outer dim) into a panel texture.
-fn pack(
-    dev: &Device,
-    x: &Tensor,
-    v: View,
-    rows: usize,
-    k: usize,
-    pl: &Panels,
-) -> Result<Arc<GpuTexture>> {
-    // The operand's buffer copied as is into a linear texture: texel i = elements 4i..4i+3.
-    // Buffer sizes are powers of two >= 256 bytes, so whole rows of `lw` texels fit in it.
-    let lw = (x.buf().size / 16).min(TEX_WIDTH as u64);
-    let lrows = (4 * x.numel() as u64).div_ceil(16 * lw);
-    let lin = dev.texture("matmul", lw as u32, lrows as u32)?;
+/// Copies the operand's buffer into a linear texture (texel i = elements 4i..4i+3), then reads
+/// it in place or packs it into panels.
+fn tex_operand(dev: &Device, s: &TexSide, k: usize) -> Result<TexOperand> {
+    let (lw, lh) = s.linear_dims();
+    let lin = dev.texture("matmul", lw as u32, lh as u32)?;
+    let copy_rows = (s.x.numel().div_ceil(4)).div_ceil(lw);
     dev.copy_to_texture(
-        x.buf(),
+        s.x.buf(),
         lin.texture(),
         16 * lw as u32,
-        [lw as u32, lrows as u32],
+        [lw as u32, copy_rows as u32],
     );
-    let tex = dev.texture("matmul", TEX_WIDTH, pl.tex_rows() as u32)?;
-    let quads = pl.panels * pl.pw;
+    let wl = lw.trailing_zeros() as usize;
+    if s.in_place(k) {
+        return Ok(TexOperand {
+            tex: lin,
+            bs: if s.batches > 1 { s.v.bs / 4 } else { 0 },
+            ps: s.pw(),
+            ks: s.v.sk / 4,
+            wl,
+        });
+    }
+    let (pw, panels, kp) = (s.pw(), s.panels(), k.next_multiple_of(4));
+    let texels = s.panel_texels(k);
+    let tex = dev.texture(
+        "matmul",
+        TEX_WIDTH,
+        texels.div_ceil(TEX_WIDTH as usize) as u32,
+    )?;
+    let quads = s.rows.div_ceil(4);
     let p = u32s(
         "matmul",
         &[
-            rows,
+            s.rows,
             k,
-            pl.kp,
-            pl.pw.trailing_zeros() as usize,
+            kp,
+            pw.trailing_zeros() as usize,
             quads,
-            v.bs,
-            v.si,
-            v.sk,
-            lw.trailing_zeros() as usize,
-            (lw * lrows - 1) as usize,
-            0,
+            s.v.bs,
+            s.v.si,
+            s.v.sk,
+            wl,
+            lw * lh - 1,
+            panels,
             0,
         ],
     )?;
-    let p = TexParams {
+    let p = PackParams {
         v: p.try_into().expect("12 params"),
     };
     let grid = groups(
         "matmul",
-        [quads.div_ceil(64), (pl.kp / 4).min(65535), pl.batches],
+        [
+            quads.div_ceil(8),
+            (kp / 4).div_ceil(8).min(65535),
+            s.batches,
+        ],
     )?;
     dev.dispatch(
         "matmul",
         // Every operand view is contiguous along k or along its outer dim.
-        if v.sk == 1 { &PACK_K } else { &PACK_O },
+        if s.v.sk == 1 { &PACK_K } else { &PACK_O },
         &[],
         bytemuck::bytes_of(&p),
         vec![Res::Tex(lin.view().clone()), Res::Tex(tex.view().clone())],
         grid,
         &[],
     )?;
-    Ok(tex)
+    Ok(TexOperand {
+        tex,
+        bs: if s.batches > 1 { panels * kp * pw } else { 0 },
+        ps: kp * pw,
+        ks: pw,
+        wl: TEX_WIDTH.trailing_zeros() as usize,
+    })
 }
 
 fn run_texture(
@@ -571,7 +645,7 @@ fn run_texture(
             op: "matmul",
             msg: format!(
                 "the texture variant cannot run {}x{}x{} (batch {}) on this device: it needs \
-                 rgba32float storage textures and panels within {} texel rows",
+                 rgba32float storage textures and operands within {} texel rows",
                 g.m,
                 g.k,
                 g.n,
@@ -580,52 +654,52 @@ fn run_texture(
             ),
         });
     }
-    let swapped = texture_swapped(g);
-    let (pa, pb) = texture_panels(g);
-    // In the swapped problem A' = Bᵀ (rows = N) and B' = Aᵀ (columns = M).
-    let ((xa, va, ra), (xb, vb, rb), (sm, sn)) = if swapped {
-        ((g.b, g.bv, g.n), (g.a, g.av, g.m), (out.sn, out.sm))
+    let (sa, sb) = texture_sides(g);
+    let (sm, sn) = if texture_swapped(g) {
+        (out.sn, out.sm)
     } else {
-        ((g.a, g.av, g.m), (g.b, g.bv, g.n), (out.sm, out.sn))
+        (out.sm, out.sn)
     };
-    let ta = pack(dev, xa, va, ra, g.k, &pa)?;
-    let tb = pack(dev, xb, vb, rb, g.k, &pb)?;
-    let bs = |pl: &Panels| {
-        if pl.batches > 1 {
-            pl.panels * pl.kp * pl.pw
-        } else {
-            0
-        }
-    };
+    let (ta, tb) = (tex_operand(dev, &sa, g.k)?, tex_operand(dev, &sb, g.k)?);
+    let vec_out = sn == 1 && [sb.rows, sm, out.bs, out.ss].iter().all(|x| x % 4 == 0);
     let v = u32s(
         "matmul",
         &[
-            ra,
-            rb,
-            pa.kp,
+            sa.rows,
+            sb.rows,
+            g.k.next_multiple_of(4),
             k_len,
             splits,
-            bs(&pa),
-            bs(&pb),
+            ta.bs,
+            tb.bs,
             out.ss,
             out.bs,
             sm,
             sn,
+            vec_out as usize,
+            ta.ps,
+            ta.ks,
+            tb.ps,
+            tb.ks,
+            ta.wl,
+            tb.wl,
+            0,
             0,
         ],
     )?;
     let p = TexParams {
-        v: v.try_into().expect("12 params"),
+        v: v.try_into().expect("20 params"),
     };
-    let grid = groups("matmul", [pb.panels, pa.panels, g.batch * splits])?;
+    let grid = groups("matmul", [sb.panels(), sa.panels(), g.batch * splits])?;
     dev.dispatch(
         "matmul",
         &TEXTURE,
         &[],
         bytemuck::bytes_of(&p),
         vec![
-            Res::Tex(ta.view().clone()),
-            Res::Tex(tb.view().clone()),
+            Res::Tex(ta.tex.view().clone()),
+            Res::Tex(tb.tex.view().clone()),
+            Res::Buf(c.buf().clone()),
             Res::Buf(c.buf().clone()),
         ],
         grid,

@@ -30,16 +30,23 @@ pub struct Kernel {
     pub trusted: bool,
 }
 
-/// Declares a `static` [`Kernel`] for an entry point of a file in `shaders/`.
+/// Declares a `static` [`Kernel`] for an entry point of a file in `shaders/`; a leading
+/// `trusted` builds it without bounds checks (see [`Kernel::trusted`]).
 #[macro_export]
 macro_rules! kernel {
     ($vis:vis $id:ident = $file:literal :: $entry:literal [$($b:ident),*]) => {
+        $crate::kernel!(@ $vis $id = $file :: $entry [$($b),*] false);
+    };
+    (trusted $vis:vis $id:ident = $file:literal :: $entry:literal [$($b:ident),*]) => {
+        $crate::kernel!(@ $vis $id = $file :: $entry [$($b),*] true);
+    };
+    (@ $vis:vis $id:ident = $file:literal :: $entry:literal [$($b:ident),*] $trusted:literal) => {
         $vis static $id: $crate::runtime::Kernel = $crate::runtime::Kernel {
             name: $file,
             source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file, ".wgsl")),
             entry: $entry,
             bindings: &[$($crate::runtime::Bind::$b),*],
-            trusted: false,
+            trusted: $trusted,
         };
     };
 }
