@@ -31,15 +31,33 @@ struct Params {
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 
+// Row m, columns n0..n0+3 of C (guarded). Constant vector indices only: a dynamic index would
+// move the vector to per-lane scratch memory on llvmpipe.
 fn store4(base: u32, m: u32, n0: u32, v: vec4<f32>) {
     if (m >= p.m) {
         return;
     }
-    for (var e = 0u; e < 4u; e++) {
-        if (n0 + e < p.n) {
-            C[base + m * p.c_sm + (n0 + e) * p.c_sn] = v[e];
-        }
+    let i = base + m * p.c_sm + n0 * p.c_sn;
+    if (n0 < p.n) {
+        C[i] = v.x;
     }
+    if (n0 + 1u < p.n) {
+        C[i + p.c_sn] = v.y;
+    }
+    if (n0 + 2u < p.n) {
+        C[i + 2u * p.c_sn] = v.z;
+    }
+    if (n0 + 3u < p.n) {
+        C[i + 3u * p.c_sn] = v.w;
+    }
+}
+
+// Rows m0..m0+3 (column e of `blk` is row m0 + e).
+fn store_block(base: u32, m0: u32, n0: u32, blk: mat4x4<f32>) {
+    store4(base, m0, n0, blk[0]);
+    store4(base, m0 + 1u, n0, blk[1]);
+    store4(base, m0 + 2u, n0, blk[2]);
+    store4(base, m0 + 3u, n0, blk[3]);
 }
 
 // ---- tiled ----
@@ -52,28 +70,32 @@ override TILE_K: u32 = 16u;
 var<workgroup> As: array<vec4<f32>, TILE_K * 2u * WG_Y>;
 var<workgroup> Bs: array<vec4<f32>, TILE_K * 2u * WG_X>;
 
-// Four elements of X at (i0 + e) * s_i + kk * s_k, zero outside i < ni, kk < kn. Indices are
+// Four elements of A at rows i0.., k = kk, zero outside rows < M and kk < kn. Indices are
 // clamped first so that every load is in range.
 fn load_a(base: u32, i0: u32, kk: u32, kn: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
-    for (var e = 0u; e < 4u; e++) {
-        let i = min(i0 + e, p.m - 1u);
-        let x = A[base + i * p.a_sm + min(kk, kn - 1u) * p.a_sk];
-        v[e] = select(0.0, x, i0 + e < p.m && kk < kn);
-    }
-    return v;
+    let k = min(kk, kn - 1u) * p.a_sk;
+    let i = min(vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.m - 1u)) * p.a_sm;
+    let v = vec4<f32>(A[base + i.x + k], A[base + i.y + k], A[base + i.z + k], A[base + i.w + k]);
+    return select(vec4<f32>(0.0), v, vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.m) & vec4<bool>(kk < kn));
 }
 
 fn load_b(base: u32, i0: u32, kk: u32, kn: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
-    for (var e = 0u; e < 4u; e++) {
-        let i = min(i0 + e, p.n - 1u);
-        let x = B[base + i * p.b_sn + min(kk, kn - 1u) * p.b_sk];
-        v[e] = select(0.0, x, i0 + e < p.n && kk < kn);
-    }
-    return v;
+    let k = min(kk, kn - 1u) * p.b_sk;
+    let i = min(vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u)) * p.b_sn;
+    let v = vec4<f32>(B[base + i.x + k], B[base + i.y + k], B[base + i.z + k], B[base + i.w + k]);
+    return select(vec4<f32>(0.0), v, vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.n) & vec4<bool>(kk < kn));
 }
 
+// acc column e (a row of C) += a[e] · b.
+fn outer(acc: ptr<function, mat4x4<f32>>, a: vec4<f32>, b: vec4<f32>) {
+    (*acc)[0] += a.x * b;
+    (*acc)[1] += a.y * b;
+    (*acc)[2] += a.z * b;
+    (*acc)[3] += a.w * b;
+}
+
+// Thread (x, y) owns rows 4y.. and 4(y + WG_Y).. and columns 4x.. and 4(x + WG_X).. of the
+// tile, so that a warp reads consecutive vec4s of As and Bs (no bank conflicts).
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let s = wg.z % p.splits;
@@ -88,7 +110,10 @@ fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid
     let tid = lid.y * WG_X + lid.x;
     let am = 2u * WG_Y; // vec4 slots per k of the A tile
     let bn = 2u * WG_X;
-    var acc: array<vec4<f32>, 16>; // acc[2i + h]: row i, columns 4h..4h+3 of this thread's 8
+    var c00 = mat4x4<f32>();
+    var c01 = mat4x4<f32>();
+    var c10 = mat4x4<f32>();
+    var c11 = mat4x4<f32>();
     for (var kt = k0; kt < k1; kt += TILE_K) {
         // Consecutive threads walk the operand's contiguous dimension (coalesced loads).
         for (var v = tid; v < TILE_K * am; v += threads) {
@@ -111,25 +136,26 @@ fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
-            let a0 = As[kk * am + 2u * lid.y];
-            let a1 = As[kk * am + 2u * lid.y + 1u];
-            let b0 = Bs[kk * bn + 2u * lid.x];
-            let b1 = Bs[kk * bn + 2u * lid.x + 1u];
-            for (var i = 0u; i < 4u; i++) {
-                acc[2u * i] += a0[i] * b0;
-                acc[2u * i + 1u] += a0[i] * b1;
-                acc[2u * i + 8u] += a1[i] * b0;
-                acc[2u * i + 9u] += a1[i] * b1;
-            }
+            let a0 = As[kk * am + lid.y];
+            let a1 = As[kk * am + lid.y + WG_Y];
+            let b0 = Bs[kk * bn + lid.x];
+            let b1 = Bs[kk * bn + lid.x + WG_X];
+            outer(&c00, a0, b0);
+            outer(&c01, a0, b1);
+            outer(&c10, a1, b0);
+            outer(&c11, a1, b1);
         }
         workgroupBarrier();
     }
     let base = s * p.c_ss + b * p.c_bs;
-    for (var i = 0u; i < 8u; i++) {
-        let m = m0 + 8u * lid.y + i;
-        store4(base, m, n0 + 8u * lid.x, acc[2u * i]);
-        store4(base, m, n0 + 8u * lid.x + 4u, acc[2u * i + 1u]);
-    }
+    let r0 = m0 + 4u * lid.y;
+    let r1 = m0 + 4u * (lid.y + WG_Y);
+    let q0 = n0 + 4u * lid.x;
+    let q1 = n0 + 4u * (lid.x + WG_X);
+    store_block(base, r0, q0, c00);
+    store_block(base, r0, q1, c01);
+    store_block(base, r1, q0, c10);
+    store_block(base, r1, q1, c11);
 }
 
 // ---- blocked ----
@@ -159,9 +185,5 @@ fn blocked(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) w
         acc2 += a.z * bv;
         acc3 += a.w * bv;
     }
-    let base = s * p.c_ss + b * p.c_bs;
-    store4(base, m0, n0, acc0);
-    store4(base, m0 + 1u, n0, acc1);
-    store4(base, m0 + 2u, n0, acc2);
-    store4(base, m0 + 3u, n0, acc3);
+    store_block(s * p.c_ss + b * p.c_bs, m0, n0, mat4x4<f32>(acc0, acc1, acc2, acc3));
 }

@@ -7,8 +7,8 @@
 //!   without them, or past the texture size limit: `Blocked`;
 //! - real GPUs: `Tiled`;
 //! - and `SplitK` on top of that base when the output has too few tiles to occupy the device
-//!   (fewer than [`SOFTWARE_SLOTS`] workgroups on a software adapter, fewer than
-//!   [`GPU_SLOTS`] tiles on a GPU) while K is long (K >= [`SPLIT_MIN_K`]).
+//!   (fewer than [`SOFTWARE_SLOTS`] workgroups with K >= [`SOFTWARE_SPLIT_MIN_K`] on a software
+//!   adapter; fewer than [`GPU_SLOTS`] tiles with K >= [`GPU_SPLIT_MIN_K`] on a GPU).
 
 use crate::runtime::{Device, DeviceClass, GpuTexture, Kernel, Res};
 use crate::tensor::DType;
@@ -82,15 +82,32 @@ pub fn variants(dev: &Device) -> Vec<Variant> {
 
 /// Workgroups that keep a software adapter's thread pool busy (lavapipe: one thread per core).
 pub const SOFTWARE_SLOTS: usize = 4;
-/// Output tiles below which a GPU is starved (a few per SM on current GPUs).
-pub const GPU_SLOTS: usize = 64;
-/// K from which splitting pays for the second pass.
-pub const SPLIT_MIN_K: usize = 2048;
+/// K from which splitting pays for the second pass on a software adapter.
+pub const SOFTWARE_SPLIT_MIN_K: usize = 2048;
+/// Output tiles below which a GPU is starved: about one per SM (H100: 132 SMs; 1024^3 runs
+/// 1.35x faster split in two, 2048^3 = 256 tiles 13% slower).
+pub const GPU_SLOTS: usize = 128;
+/// K from which splitting pays on a GPU.
+pub const GPU_SPLIT_MIN_K: usize = 512;
 /// Fewest k per split.
 const MIN_SPLIT_LEN: usize = 256;
 
 /// Tiled tile shape: workgroup WG_X x WG_Y threads, 8x8 outputs each, TILE_K deep.
+/// `TAILGRAD_MATMUL_TILE=wx,wy,tk` overrides it (for tuning on a new GPU).
 const TILED_WG: (u32, u32, u32) = (16, 16, 16);
+
+fn tiled_wg() -> (u32, u32, u32) {
+    static WG: std::sync::OnceLock<(u32, u32, u32)> = std::sync::OnceLock::new();
+    *WG.get_or_init(|| {
+        let v: Option<Vec<u32>> = std::env::var("TAILGRAD_MATMUL_TILE")
+            .ok()
+            .and_then(|s| s.split(',').map(|x| x.trim().parse().ok()).collect());
+        match v.as_deref() {
+            Some(&[wx, wy, tk]) if wx > 0 && wy > 0 && tk > 0 => (wx, wy, tk),
+            _ => TILED_WG,
+        }
+    })
+}
 /// Texture kernel tile: 16 rows (one A panel) x 128 columns (one B panel) per workgroup.
 const TEX_ROWS: usize = 16;
 const TEX_COLS: usize = 128;
@@ -306,7 +323,7 @@ fn base_for(dev: &Device, g: &Gemm) -> Base {
 fn tiles(g: &Gemm, base: Base) -> usize {
     let (tm, tn) = match base {
         Base::Texture => (TEX_ROWS, TEX_COLS),
-        Base::Tiled => (8 * TILED_WG.1 as usize, 8 * TILED_WG.0 as usize),
+        Base::Tiled => (8 * tiled_wg().1 as usize, 8 * tiled_wg().0 as usize),
         Base::Blocked => (32, 32),
     };
     g.m.div_ceil(tm) * g.n.div_ceil(tn) * g.batch
@@ -314,12 +331,12 @@ fn tiles(g: &Gemm, base: Base) -> usize {
 
 /// How many k ranges `Auto` splits into (1 = no split).
 fn split_count(dev: &Device, g: &Gemm, base: Base) -> usize {
-    let slots = match dev.class() {
-        DeviceClass::Software => SOFTWARE_SLOTS,
-        DeviceClass::Gpu => GPU_SLOTS,
+    let (slots, min_k) = match dev.class() {
+        DeviceClass::Software => (SOFTWARE_SLOTS, SOFTWARE_SPLIT_MIN_K),
+        DeviceClass::Gpu => (GPU_SLOTS, GPU_SPLIT_MIN_K),
     };
     let t = tiles(g, base);
-    if g.k < SPLIT_MIN_K || t >= slots {
+    if g.k < min_k || t >= slots {
         return 1;
     }
     slots.div_ceil(t).min(g.k / MIN_SPLIT_LEN).max(1)
@@ -353,7 +370,7 @@ fn max_k_len(dev: &Device, base: Base) -> usize {
 fn k_ranges(k: usize, splits: usize, base: Base) -> (usize, usize) {
     let unit = match base {
         Base::Texture => 4,
-        Base::Tiled => TILED_WG.2 as usize,
+        Base::Tiled => tiled_wg().2 as usize,
         Base::Blocked => 1,
     };
     let len = k.div_ceil(splits).next_multiple_of(unit);
@@ -402,7 +419,18 @@ fn run_buffers(
     };
     let (k, consts, tm, tn): (&'static Kernel, Vec<(&str, f64)>, usize, usize) = match base {
         Base::Tiled => {
-            let (wx, wy, tk) = TILED_WG;
+            let (wx, wy, tk) = tiled_wg();
+            let l = dev.limits();
+            if wx * wy > l.max_compute_invocations_per_workgroup
+                || 32 * tk * (wx + wy) > l.max_compute_workgroup_storage_size
+            {
+                return Err(Error::Invalid {
+                    op: "matmul",
+                    msg: format!(
+                        "tiled tile {wx}x{wy}x{tk} exceeds this device's workgroup limits"
+                    ),
+                });
+            }
             (
                 &TILED,
                 vec![
@@ -475,11 +503,11 @@ impl TexSide<'_> {
     /// and K a multiple of 4 (nothing may pad k: garbage there would reach every output).
     fn in_place(&self, k: usize) -> bool {
         self.v.si == 1
-            && self.rows % 4 == 0
+            && self.rows.is_multiple_of(4)
             && self.rows <= IN_PLACE_MAX_ROWS
-            && k % 4 == 0
-            && self.v.sk % 4 == 0
-            && self.v.bs % 4 == 0
+            && k.is_multiple_of(4)
+            && self.v.sk.is_multiple_of(4)
+            && self.v.bs.is_multiple_of(4)
     }
 
     /// Width and height of the linear copy of the buffer: whole rows of a power-of-two width
@@ -661,7 +689,10 @@ fn run_texture(
         (out.sm, out.sn)
     };
     let (ta, tb) = (tex_operand(dev, &sa, g.k)?, tex_operand(dev, &sb, g.k)?);
-    let vec_out = sn == 1 && [sb.rows, sm, out.bs, out.ss].iter().all(|x| x % 4 == 0);
+    let vec_out = sn == 1
+        && [sb.rows, sm, out.bs, out.ss]
+            .iter()
+            .all(|x| x.is_multiple_of(4));
     let v = u32s(
         "matmul",
         &[
