@@ -1,7 +1,9 @@
 //! Times every matmul variant on this device.
 //!
 //! `cargo run --release --example matmul_tune -- [reps] [variant,...] [MxNxK | N]...`
-//! (default: 5 reps, every variant the device runs, 256 512 1024 2048 16x144x65536). Each timed run records the whole op
+//! (default: 5 reps, every variant the device runs, 256 512 1024 2048 16x144x65536).
+//! A shape prefixed with `t` takes A stored transposed ([K, M], as a convolution's weight
+//! gradient gᵀ·cols does). Each timed run records the whole op
 //! (texture packing included), submits and waits; the median of `reps` runs after one warm-up
 //! is reported, with the process CPU time per run (lavapipe runs on CPU threads, so on a busy
 //! machine `cpu-norm` = flop / (cpu seconds / cores) estimates the unloaded rate).
@@ -75,13 +77,15 @@ fn main() -> tailgrad::Result<()> {
         dev.report().backend
     );
     for s in shapes {
-        let (m, n, k) = parse(s);
-        let a = Tensor::from_slice(&dev, &vec![0.5; m * k], &[m, k])?;
+        let trans_a = s.starts_with('t');
+        let (m, n, k) = parse(s.trim_start_matches('t'));
+        let a_shape = if trans_a { [k, m] } else { [m, k] };
+        let a = Tensor::from_slice(&dev, &vec![0.5; m * k], &a_shape)?;
         let b = Tensor::from_slice(&dev, &vec![0.25; k * n], &[k, n])?;
         let flop = 2.0 * (m * n * k) as f64;
         for &v in &chosen {
             let run = || -> tailgrad::Result<()> {
-                drop(matmul_ex(&a, &b, false, false, v)?);
+                drop(matmul_ex(&a, &b, trans_a, false, v)?);
                 dev.sync()
             };
             let t0 = Instant::now();

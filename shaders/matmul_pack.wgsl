@@ -7,11 +7,11 @@
 // 2^lw_log2 texels), made by copy_buffer_to_texture. On llvmpipe a storage-buffer load is a
 // per-lane, per-component loop that inserts each float through the stack (a store-forwarding
 // stall each), while a storage-texture load is one vector gather: packing through L is ~4x
-// cheaper. One invocation packs a 4 (outer) x 4 (k) block: quad q = gid.x, k quad = gid.y
-// (strided when there are more than the grid holds), batch = gid.z. Workgroups are 8 x 8 so
-// that a narrow operand (A has 4 quads per panel) idles few of the 8 SIMD lanes, and only
-// quads holding operand rows are written: the rest of a panel is never read into a stored
-// output (padding rows of A and columns of B only reach discarded rows and columns of C). A matmul operand is
+// cheaper. One invocation packs a 4 (outer) x 4 (k) block of quad q (outer 4q..4q+3) and
+// k quad kq (k 4kq..4kq+3), batch = gid.z; the 8 SIMD lanes run along the contiguous
+// dimension, so their loads are contiguous and few lanes idle on narrow operands. Only quads
+// holding operand rows are written: the rest of a panel is never read into a stored output
+// (padding rows of A and columns of B only reach discarded rows and columns of C). A matmul operand is
 // contiguous along k (`pack_k`: A, or B stored transposed) or along the outer dim (`pack_o`),
 // so each of the block's 4 lines is 4 consecutive elements: two texel loads and a shift.
 // No data-dependent branches: llvmpipe executes both sides of a divergent `if`.
@@ -74,41 +74,38 @@ fn store(q: u32, kq: u32, batch: u32, m: mat4x4<f32>) {
     put(t + 3u * pw, m[3]);
 }
 
-// X contiguous along k: line e is row o + e at k0..k0+3.
-@compute @workgroup_size(8, 8)
+// X contiguous along k: line e is row o + e at k0..k0+3. Lanes walk k (gid.x), quads gid.y.
+@compute @workgroup_size(64)
 fn pack_k(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let q = gid.x;
-    if (q >= p.quads) {
-        return;
-    }
-    let o = 4u * q;
-    for (var kq = gid.y; kq < p.kp / 4u; kq += 8u * nwg.y) {
-        let i = gid.z * p.bs + o * p.so + 4u * kq;
-        let m = mat4x4<f32>(
-            line(i, 4u * kq, p.k, o < p.rows),
-            line(i + p.so, 4u * kq, p.k, o + 1u < p.rows),
-            line(i + 2u * p.so, 4u * kq, p.k, o + 2u < p.rows),
-            line(i + 3u * p.so, 4u * kq, p.k, o + 3u < p.rows));
-        store(q, kq, gid.z, transpose(m));
+    for (var q = gid.y; q < p.quads; q += nwg.y) {
+        let o = 4u * q;
+        for (var kq = gid.x; kq < p.kp / 4u; kq += 64u * nwg.x) {
+            let i = gid.z * p.bs + o * p.so + 4u * kq;
+            let m = mat4x4<f32>(
+                line(i, 4u * kq, p.k, o < p.rows),
+                line(i + p.so, 4u * kq, p.k, o + 1u < p.rows),
+                line(i + 2u * p.so, 4u * kq, p.k, o + 2u < p.rows),
+                line(i + 3u * p.so, 4u * kq, p.k, o + 3u < p.rows));
+            store(q, kq, gid.z, transpose(m));
+        }
     }
 }
 
-// X contiguous along the outer dim: line f is rows o..o+3 at k = k0 + f.
+// X contiguous along the outer dim: line f is rows o..o+3 at k = k0 + f. Lanes walk the
+// quads (gid.x), k quads gid.y.
 @compute @workgroup_size(8, 8)
 fn pack_o(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let q = gid.x;
-    if (q >= p.quads) {
-        return;
-    }
-    let o = 4u * q;
-    for (var kq = gid.y; kq < p.kp / 4u; kq += 8u * nwg.y) {
-        let k0 = 4u * kq;
-        let i = gid.z * p.bs + o + k0 * p.sk;
-        let m = mat4x4<f32>(
-            line(i, o, p.rows, k0 < p.k),
-            line(i + p.sk, o, p.rows, k0 + 1u < p.k),
-            line(i + 2u * p.sk, o, p.rows, k0 + 2u < p.k),
-            line(i + 3u * p.sk, o, p.rows, k0 + 3u < p.k));
-        store(q, kq, gid.z, m);
+    for (var q = gid.x; q < p.quads; q += 8u * nwg.x) {
+        let o = 4u * q;
+        for (var kq = gid.y; kq < p.kp / 4u; kq += 8u * nwg.y) {
+            let k0 = 4u * kq;
+            let i = gid.z * p.bs + o + k0 * p.sk;
+            let m = mat4x4<f32>(
+                line(i, o, p.rows, k0 < p.k),
+                line(i + p.sk, o, p.rows, k0 + 1u < p.k),
+                line(i + 2u * p.sk, o, p.rows, k0 + 2u < p.k),
+                line(i + 3u * p.sk, o, p.rows, k0 + 3u < p.k));
+            store(q, kq, gid.z, m);
+        }
     }
 }

@@ -15,8 +15,8 @@
 //    operands stride a whole row per k, which thrashes the TLB and the L1 sets once rows reach
 //    a few KiB, so the host reads in place only narrow operands.
 // Texel (k, quad q) of an operand is at x_bs * batch + x_ps * panel + x_ks * k + q within panel.
-// One workgroup = one 8-lane group = 16 rows x 128 columns of C. Grid: (B panels, A panels,
-// batch * splits). A split covers k in [s * k_len, min((s + 1) * k_len, kp)).
+// One workgroup = one 8-lane group = 16 rows x 128 (or 64, `narrow`) columns of C. Grid:
+// (B panels, A panels, batch * splits). A split covers k in [s * k_len, min((s+1) * k_len, kp)).
 
 struct Params {
     m: u32,
@@ -117,52 +117,104 @@ fn store_block(base: u32, blk: mat4x4<f32>, m0: u32, n0: u32) {
     store_row(base, m0 + 3u, n0, blk[3]);
 }
 
-// llvmpipe caps the loop iterations of one invocation at 65535 (all loops together), so the
-// k loop must stay short: the host splits K into ranges below that.
-@compute @workgroup_size(8, 1, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+// Where one invocation works: split s of batch b covers k in [k0, k1); the lane's A panel starts
+// at texel pa, its first B texel at pb; its block of C starts at row m0, column n0.
+struct Tile {
+    k0: u32,
+    k1: u32,
+    pa: u32,
+    pb: u32,
+    base: u32,
+    m0: u32,
+    n0: u32,
+}
+
+// `quads`: column quads of one B panel (32 wide, 16 narrow).
+fn tile(wg: vec3<u32>, lane: u32, quads: u32) -> Tile {
     let s = wg.z % p.splits;
     let b = wg.z / p.splits;
     let k0 = s * p.k_len;
-    let k1 = min(k0 + p.k_len, p.kp);
-    let pa = b * p.a_bs + wg.y * p.a_ps;
-    let pb = b * p.b_bs + wg.x * p.b_ps + lid.x;
+    return Tile(
+        k0,
+        min(k0 + p.k_len, p.kp),
+        b * p.a_bs + wg.y * p.a_ps,
+        b * p.b_bs + wg.x * p.b_ps + lane,
+        s * p.c_ss + b * p.c_bs,
+        wg.y * 16u,
+        (wg.x * quads + lane) * 4u);
+}
+
+// llvmpipe caps the loop iterations of one invocation at 65535 (all loops together), so the
+// k loop must stay short: the host splits K into ranges below that.
+
+// Wide tile: 16 rows x 128 columns per 8 lanes (lane texels j = 0..3 at columns n0 + 32j).
+@compute @workgroup_size(8, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = tile(wg, lid.x, 32u);
     // cij: the 4x4 block of rows 4i..4i+3 and this lane's texel j.
     var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c02 = mat4x4<f32>(); var c03 = mat4x4<f32>();
     var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>(); var c12 = mat4x4<f32>(); var c13 = mat4x4<f32>();
     var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>(); var c22 = mat4x4<f32>(); var c23 = mat4x4<f32>();
     var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>(); var c32 = mat4x4<f32>(); var c33 = mat4x4<f32>();
-    for (var k = k0; k < k1; k += 4u) {
-        let a0 = a_block(pa, k, 0u);
-        let a1 = a_block(pa, k, 1u);
-        let a2 = a_block(pa, k, 2u);
-        let a3 = a_block(pa, k, 3u);
-        let b0 = b_block(pb, k, 0u);
-        let b1 = b_block(pb, k, 1u);
-        let b2 = b_block(pb, k, 2u);
-        let b3 = b_block(pb, k, 3u);
+    for (var k = t.k0; k < t.k1; k += 4u) {
+        let a0 = a_block(t.pa, k, 0u);
+        let a1 = a_block(t.pa, k, 1u);
+        let a2 = a_block(t.pa, k, 2u);
+        let a3 = a_block(t.pa, k, 3u);
+        let b0 = b_block(t.pb, k, 0u);
+        let b1 = b_block(t.pb, k, 1u);
+        let b2 = b_block(t.pb, k, 2u);
+        let b3 = b_block(t.pb, k, 3u);
         madd(&c00, a0, b0); madd(&c01, a0, b1); madd(&c02, a0, b2); madd(&c03, a0, b3);
         madd(&c10, a1, b0); madd(&c11, a1, b1); madd(&c12, a1, b2); madd(&c13, a1, b3);
         madd(&c20, a2, b0); madd(&c21, a2, b1); madd(&c22, a2, b2); madd(&c23, a2, b3);
         madd(&c30, a3, b0); madd(&c31, a3, b1); madd(&c32, a3, b2); madd(&c33, a3, b3);
     }
-    let base = s * p.c_ss + b * p.c_bs;
-    let m0 = wg.y * 16u;
-    let n0 = (wg.x * 32u + lid.x) * 4u;
-    store_block(base, c00, m0, n0);
-    store_block(base, c01, m0, n0 + 32u);
-    store_block(base, c02, m0, n0 + 64u);
-    store_block(base, c03, m0, n0 + 96u);
-    store_block(base, c10, m0 + 4u, n0);
-    store_block(base, c11, m0 + 4u, n0 + 32u);
-    store_block(base, c12, m0 + 4u, n0 + 64u);
-    store_block(base, c13, m0 + 4u, n0 + 96u);
-    store_block(base, c20, m0 + 8u, n0);
-    store_block(base, c21, m0 + 8u, n0 + 32u);
-    store_block(base, c22, m0 + 8u, n0 + 64u);
-    store_block(base, c23, m0 + 8u, n0 + 96u);
-    store_block(base, c30, m0 + 12u, n0);
-    store_block(base, c31, m0 + 12u, n0 + 32u);
-    store_block(base, c32, m0 + 12u, n0 + 64u);
-    store_block(base, c33, m0 + 12u, n0 + 96u);
+    store_block(t.base, c00, t.m0, t.n0);
+    store_block(t.base, c01, t.m0, t.n0 + 32u);
+    store_block(t.base, c02, t.m0, t.n0 + 64u);
+    store_block(t.base, c03, t.m0, t.n0 + 96u);
+    store_block(t.base, c10, t.m0 + 4u, t.n0);
+    store_block(t.base, c11, t.m0 + 4u, t.n0 + 32u);
+    store_block(t.base, c12, t.m0 + 4u, t.n0 + 64u);
+    store_block(t.base, c13, t.m0 + 4u, t.n0 + 96u);
+    store_block(t.base, c20, t.m0 + 8u, t.n0);
+    store_block(t.base, c21, t.m0 + 8u, t.n0 + 32u);
+    store_block(t.base, c22, t.m0 + 8u, t.n0 + 64u);
+    store_block(t.base, c23, t.m0 + 8u, t.n0 + 96u);
+    store_block(t.base, c30, t.m0 + 12u, t.n0);
+    store_block(t.base, c31, t.m0 + 12u, t.n0 + 32u);
+    store_block(t.base, c32, t.m0 + 12u, t.n0 + 64u);
+    store_block(t.base, c33, t.m0 + 12u, t.n0 + 96u);
+}
+
+// Narrow tile: 16 rows x 64 columns (lane texels j = 0, 1 at columns n0 + 32j), for outputs
+// whose width pads badly to 128 (e.g. N = 144: 192 instead of 256 columns computed).
+@compute @workgroup_size(8, 1, 1)
+fn narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = tile(wg, lid.x, 16u);
+    var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>();
+    var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>();
+    var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>();
+    var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>();
+    for (var k = t.k0; k < t.k1; k += 4u) {
+        let a0 = a_block(t.pa, k, 0u);
+        let a1 = a_block(t.pa, k, 1u);
+        let a2 = a_block(t.pa, k, 2u);
+        let a3 = a_block(t.pa, k, 3u);
+        let b0 = b_block(t.pb, k, 0u);
+        let b1 = b_block(t.pb, k, 1u);
+        madd(&c00, a0, b0); madd(&c01, a0, b1);
+        madd(&c10, a1, b0); madd(&c11, a1, b1);
+        madd(&c20, a2, b0); madd(&c21, a2, b1);
+        madd(&c30, a3, b0); madd(&c31, a3, b1);
+    }
+    store_block(t.base, c00, t.m0, t.n0);
+    store_block(t.base, c01, t.m0, t.n0 + 32u);
+    store_block(t.base, c10, t.m0 + 4u, t.n0);
+    store_block(t.base, c11, t.m0 + 4u, t.n0 + 32u);
+    store_block(t.base, c20, t.m0 + 8u, t.n0);
+    store_block(t.base, c21, t.m0 + 8u, t.n0 + 32u);
+    store_block(t.base, c30, t.m0 + 12u, t.n0);
+    store_block(t.base, c31, t.m0 + 12u, t.n0 + 32u);
 }

@@ -306,9 +306,10 @@ fn errors_are_reported_not_panicked() {
 
 #[test]
 fn texture_limit_is_an_error_and_auto_falls_back() {
-    // A 1 x K · K x 1 product pads the 128-wide panel to K·32 texels: past 16384 rows of 4096.
+    // A 1 x K · K x 1 product pads its narrowest (64-column) panel to K·16 texels: past the
+    // device's texture height in rows of 4096 texels.
     let d = dev();
-    let k = (d.limits().max_texture_dimension_2d as usize * 4096 / 32) + 4;
+    let k = (d.limits().max_texture_dimension_2d as usize * 4096 / 16) + 4;
     let a = Tensor::full(&d, &[1, k], 0.5).unwrap();
     let b = Tensor::full(&d, &[k, 1], 0.25).unwrap();
     if d.storage_textures() {

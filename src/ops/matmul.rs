@@ -9,6 +9,10 @@
 //! - and `SplitK` on top of that base when the output has too few tiles to occupy the device
 //!   (fewer than [`SOFTWARE_SLOTS`] workgroups with K >= [`SOFTWARE_SPLIT_MIN_K`] on a software
 //!   adapter; fewer than [`GPU_SLOTS`] tiles with K >= [`GPU_SPLIT_MIN_K`] on a GPU).
+//!
+//! On software adapters every variant also splits K where one invocation would loop more than
+//! llvmpipe allows (65535 iterations in total, see `max_k_len`): a split that only guards
+//! correctness.
 
 use crate::runtime::{Device, DeviceClass, GpuTexture, Kernel, Res};
 use crate::tensor::DType;
@@ -16,6 +20,7 @@ use crate::{kernel, Error, Result, Tensor};
 use std::sync::Arc;
 
 kernel!(trusted TEXTURE = "matmul_tex"::"main" [ReadStorageTexture, ReadStorageTexture, ReadWrite, ReadWrite]);
+kernel!(trusted TEXTURE_NARROW = "matmul_tex"::"narrow" [ReadStorageTexture, ReadStorageTexture, ReadWrite, ReadWrite]);
 kernel!(PACK_K = "matmul_pack"::"pack_k" [ReadStorageTexture, StorageTexture]);
 kernel!(PACK_O = "matmul_pack"::"pack_o" [ReadStorageTexture, StorageTexture]);
 kernel!(TILED = "matmul"::"tiled" [Read, Read, ReadWrite]);
@@ -26,7 +31,9 @@ kernel!(BLOCKED = "matmul"::"blocked" [Read, Read, ReadWrite]);
 pub enum Variant {
     /// Chosen per device class and shape (see the module docs).
     Auto,
-    /// Software adapters: operands packed into panel textures, read with `textureLoad`.
+    /// Software adapters: operands read with `textureLoad` from storage textures (packed into
+    /// k-contiguous panels, or in place for narrow outer-contiguous operands), 16x128 or 16x64
+    /// outputs per 8 invocations.
     Texture,
     /// Real GPUs: workgroup-memory tiles, 8x8 outputs per thread.
     Tiled,
@@ -108,9 +115,13 @@ fn tiled_wg() -> (u32, u32, u32) {
         }
     })
 }
-/// Texture kernel tile: 16 rows (one A panel) x 128 columns (one B panel) per workgroup.
+/// Texture kernel tile: 16 rows (one A panel) x 128 columns (one B panel) per workgroup, or 64
+/// columns for the narrow kernel.
 const TEX_ROWS: usize = 16;
 const TEX_COLS: usize = 128;
+const TEX_COLS_NARROW: usize = 64;
+/// Time per computed output of the narrow kernel relative to the wide one (measured at 1024^3).
+const NARROW_COST: f64 = 1.2;
 /// Panel textures are linear texel arrays in rows of this many texels.
 const TEX_WIDTH: u32 = 4096;
 
@@ -322,7 +333,14 @@ fn base_for(dev: &Device, g: &Gemm) -> Base {
 /// Output tiles (workgroups per split) of `base` for this shape.
 fn tiles(g: &Gemm, base: Base) -> usize {
     let (tm, tn) = match base {
-        Base::Texture => (TEX_ROWS, TEX_COLS),
+        Base::Texture => {
+            let (swapped, cols) = texture_plan(g);
+            return if swapped {
+                g.n.div_ceil(TEX_ROWS) * g.m.div_ceil(cols) * g.batch
+            } else {
+                g.m.div_ceil(TEX_ROWS) * g.n.div_ceil(cols) * g.batch
+            };
+        }
         Base::Tiled => (8 * tiled_wg().1 as usize, 8 * tiled_wg().0 as usize),
         Base::Blocked => (32, 32),
     };
@@ -535,18 +553,28 @@ fn texture_fits(dev: &Device, g: &Gemm) -> bool {
     dev.storage_textures() && TEX_WIDTH as usize <= max && a.fits(g.k, max) && b.fits(g.k, max)
 }
 
-/// Whether to compute Cᵀ = Bᵀ·Aᵀ instead: the side with 128-wide panels should be the longer
-/// one, so that less of the tile is padding.
-fn texture_swapped(g: &Gemm) -> bool {
-    let work = |rows: usize, cols: usize| {
-        rows.next_multiple_of(TEX_ROWS) * cols.next_multiple_of(TEX_COLS)
-    };
-    work(g.n, g.m) < work(g.m, g.n)
+/// How the texture kernel tiles C: whether to compute Cᵀ = Bᵀ·Aᵀ instead, and the panel width
+/// of the B side (128, or 64 for the narrow kernel). Picks the least padded work: the wide
+/// side of the tile should lie along the longer dimension, in a width that pads it least.
+fn texture_plan(g: &Gemm) -> (bool, usize) {
+    let mut best = (f64::MAX, false, TEX_COLS);
+    for swapped in [false, true] {
+        let (rows, cols) = if swapped { (g.n, g.m) } else { (g.m, g.n) };
+        for (width, cost) in [(TEX_COLS, 1.0), (TEX_COLS_NARROW, NARROW_COST)] {
+            let work =
+                (rows.next_multiple_of(TEX_ROWS) * cols.next_multiple_of(width)) as f64 * cost;
+            if work < best.0 {
+                best = (work, swapped, width);
+            }
+        }
+    }
+    (best.1, best.2)
 }
 
-/// The A and B sides of the (possibly swapped) problem: in the swapped one A' = Bᵀ (rows = N)
-/// and B' = Aᵀ (columns = M).
+/// The A and B sides of the planned problem: in the swapped one A' = Bᵀ (rows = N) and
+/// B' = Aᵀ (columns = M).
 fn texture_sides<'a>(g: &Gemm<'a>) -> (TexSide<'a>, TexSide<'a>) {
+    let (swapped, cols) = texture_plan(g);
     let side = |x, v, rows, batches, panel_rows| TexSide {
         x,
         v,
@@ -554,21 +582,16 @@ fn texture_sides<'a>(g: &Gemm<'a>) -> (TexSide<'a>, TexSide<'a>) {
         batches,
         panel_rows,
     };
-    let a = side(g.a, g.av, g.m, g.a_batches, TEX_ROWS);
-    let b = side(g.b, g.bv, g.n, g.b_batches, TEX_COLS);
-    if texture_swapped(g) {
+    if swapped {
         (
-            TexSide {
-                panel_rows: TEX_ROWS,
-                ..b
-            },
-            TexSide {
-                panel_rows: TEX_COLS,
-                ..a
-            },
+            side(g.b, g.bv, g.n, g.b_batches, TEX_ROWS),
+            side(g.a, g.av, g.m, g.a_batches, cols),
         )
     } else {
-        (a, b)
+        (
+            side(g.a, g.av, g.m, g.a_batches, TEX_ROWS),
+            side(g.b, g.bv, g.n, g.b_batches, cols),
+        )
     }
 }
 
@@ -634,22 +657,23 @@ fn tex_operand(dev: &Device, s: &TexSide, k: usize) -> Result<TexOperand> {
     let p = PackParams {
         v: p.try_into().expect("12 params"),
     };
-    let grid = groups(
-        "matmul",
-        [
-            quads.div_ceil(8),
-            (kp / 4).div_ceil(8).min(65535),
-            s.batches,
-        ],
-    )?;
+    let (kq, cap) = (kp / 4, |n: usize| n.clamp(1, 65535));
+    // Every operand view is contiguous along k or along its outer dim.
+    let (kernel, grid) = if s.v.sk == 1 {
+        (&PACK_K, [cap(kq.div_ceil(64)), cap(quads), s.batches])
+    } else {
+        (
+            &PACK_O,
+            [cap(quads.div_ceil(8)), cap(kq.div_ceil(8)), s.batches],
+        )
+    };
     dev.dispatch(
         "matmul",
-        // Every operand view is contiguous along k or along its outer dim.
-        if s.v.sk == 1 { &PACK_K } else { &PACK_O },
+        kernel,
         &[],
         bytemuck::bytes_of(&p),
         vec![Res::Tex(lin.view().clone()), Res::Tex(tex.view().clone())],
-        grid,
+        groups("matmul", grid)?,
         &[],
     )?;
     Ok(TexOperand {
@@ -683,7 +707,8 @@ fn run_texture(
         });
     }
     let (sa, sb) = texture_sides(g);
-    let (sm, sn) = if texture_swapped(g) {
+    let (swapped, cols) = texture_plan(g);
+    let (sm, sn) = if swapped {
         (out.sn, out.sm)
     } else {
         (out.sm, out.sn)
@@ -724,7 +749,11 @@ fn run_texture(
     let grid = groups("matmul", [sb.panels(), sa.panels(), g.batch * splits])?;
     dev.dispatch(
         "matmul",
-        &TEXTURE,
+        if cols == TEX_COLS {
+            &TEXTURE
+        } else {
+            &TEXTURE_NARROW
+        },
         &[],
         bytemuck::bytes_of(&p),
         vec![
