@@ -1,14 +1,14 @@
 //! Times every matmul variant on this device.
 //!
 //! `cargo run --release --example matmul_tune -- [reps] [variant,...] [MxNxK | N]...`
-//! (default: 5 reps, every variant the device runs, 256 512 1024 2048 16x144x65536).
+//! (default: 5 reps, every variant the device runs and auto, 256 512 1024 2048 16x144x65536).
 //! A shape prefixed with `t` takes A stored transposed ([K, M], as a convolution's weight
 //! gradient gᵀ·cols does). Each timed run records the whole op
 //! (texture packing included), submits and waits; the median of `reps` runs after one warm-up
 //! is reported, with the process CPU time per run (lavapipe runs on CPU threads, so on a busy
 //! machine `cpu-norm` = flop / (cpu seconds / cores) estimates the unloaded rate).
 use std::time::Instant;
-use tailgrad::ops::matmul::{matmul_ex, variants};
+use tailgrad::ops::matmul::{matmul_ex, variants, Variant};
 use tailgrad::runtime::DeviceClass;
 use tailgrad::{Device, Tensor};
 
@@ -59,10 +59,9 @@ fn main() -> tailgrad::Result<()> {
     };
     let dev = Device::get()?;
     let mut chosen = variants(&dev);
-    if args
-        .first()
-        .is_some_and(|s| s.starts_with(char::is_alphabetic))
-    {
+    chosen.push(Variant::Auto);
+    let named = |s: &str| s.split(',').all(|n| chosen.iter().any(|v| v.name() == n));
+    if args.first().is_some_and(|s| named(s)) {
         let names = args.remove(0);
         chosen.retain(|v| names.split(',').any(|n| n == v.name()));
     }
