@@ -6,21 +6,21 @@
 // X arrives as L, a copy of its buffer in a linear texture (texel i = elements 4i..4i+3, rows of
 // 2^lw_log2 texels), made by copy_buffer_to_texture. On llvmpipe a storage-buffer load is a
 // per-lane, per-component loop that inserts each float through the stack (a store-forwarding
-// stall each), while a storage-texture load is one vector gather: packing through L is ~4x
-// cheaper. One invocation packs a 4 (outer) x 4 (k) block of quad q (outer 4q..4q+3) and
-// k quad kq (k 4kq..4kq+3), batch = gid.z; the 8 SIMD lanes run along the contiguous
-// dimension, so their loads are contiguous and few lanes idle on narrow operands. Only quads
-// holding operand rows are written: the rest of a panel is never read into a stored output
-// (padding rows of A and columns of B only reach discarded rows and columns of C). A matmul operand is
-// contiguous along k (`pack_k`: A, or B stored transposed) or along the outer dim (`pack_o`),
-// so each of the block's 4 lines is 4 consecutive elements: two texel loads and a shift.
-// No data-dependent branches: llvmpipe executes both sides of a divergent `if`.
+// stall each), while a storage-texture load is one vector gather: packing through L is ~2.5x
+// cheaper. A matmul operand is contiguous along k (`pack_k`: A, or B stored transposed) or
+// along the outer dim (`pack_o`). One invocation packs a 4 (outer) x 4 (k) block of quad q
+// (outer 4q..4q+3) and k quad kq (k 4kq..4kq+3) of batch gid.z: 4 lines of 4 consecutive
+// elements, each two texel loads and a shift. The 8 SIMD lanes run along the contiguous
+// dimension, so their loads are contiguous and few lanes idle on narrow operands. No
+// data-dependent branches: llvmpipe executes both sides of a divergent `if`.
+// Only quads holding operand rows are written: the rest of a panel only reaches discarded
+// rows and columns of C (padding rows of A, columns of B).
 
 struct Params {
     rows: u32,
     k: u32,
     kp: u32,
-    pw_log2: u32, // log2 of the texels per k in one panel: 2 for A (16 rows), 5 for B (128 columns)
+    pw_log2: u32, // log2 of the texels per k in one panel: 2 (16 rows), 4 or 5 (64, 128 columns)
     quads: u32,   // quads to write: ceil(rows / 4)
     bs: u32,      // element strides of X: batch, outer, k
     so: u32,

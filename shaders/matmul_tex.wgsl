@@ -6,14 +6,14 @@
 //  - llvmpipe runs 8 invocations as the 8 lanes of AVX2 registers. Storage-buffer loads with
 //    per-lane addresses are scalar loops there; read-only storage-texture loads are inline
 //    vector gathers (sampled-texture loads are 2x dearer: an out-of-line, mip-aware call).
-//  - Each lane computes 16 rows x 16 columns (64 vec4 accumulators, spilled to the stack anyway),
-//    so one texel fetch feeds 16-64 multiply-adds.
+//  - Each lane computes 16 rows x 16 columns (8 for `narrow`; 64 vec4 accumulators, spilled to
+//    the stack anyway), so one texel fetch feeds 16-64 multiply-adds.
 //  - Loop-carried values get a masked blend per write, so the k loop is unrolled by 4 and each
 //    accumulator is written once per iteration with the sum of 4 products.
 //  - Panels keep each lane group's operands contiguous along k (A's 16-row panel: 4 texels per k;
 //    B's 128-column panel: 32 texels per k, lane l owns texels l, l+8, l+16, l+24). In-place
 //    operands stride a whole row per k, which thrashes the TLB and the L1 sets once rows reach
-//    a few KiB, so the host reads in place only narrow operands.
+//    a few KiB, so the host reads in place only operands with rows up to 4 KiB.
 // Texel (k, quad q) of an operand is at x_bs * batch + x_ps * panel + x_ks * k + q within panel.
 // One workgroup = one 8-lane group = 16 rows x 128 (or 64, `narrow`) columns of C. Grid:
 // (B panels, A panels, batch * splits). A split covers k in [s * k_len, min((s+1) * k_len, kp)).

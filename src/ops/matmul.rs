@@ -115,6 +115,7 @@ fn tiled_wg() -> (u32, u32, u32) {
         }
     })
 }
+
 /// Texture kernel tile: 16 rows (one A panel) x 128 columns (one B panel) per workgroup, or 64
 /// columns for the narrow kernel.
 const TEX_ROWS: usize = 16;
@@ -335,11 +336,8 @@ fn tiles(g: &Gemm, base: Base) -> usize {
     let (tm, tn) = match base {
         Base::Texture => {
             let (swapped, cols) = texture_plan(g);
-            return if swapped {
-                g.n.div_ceil(TEX_ROWS) * g.m.div_ceil(cols) * g.batch
-            } else {
-                g.m.div_ceil(TEX_ROWS) * g.n.div_ceil(cols) * g.batch
-            };
+            let (rows, n) = if swapped { (g.n, g.m) } else { (g.m, g.n) };
+            return rows.div_ceil(TEX_ROWS) * n.div_ceil(cols) * g.batch;
         }
         Base::Tiled => (8 * tiled_wg().1 as usize, 8 * tiled_wg().0 as usize),
         Base::Blocked => (32, 32),
@@ -377,7 +375,7 @@ fn max_k_len(dev: &Device, base: Base) -> usize {
     }
     match base {
         Base::Texture => 4 * 60_000,
-        // About 100 loop iterations per 16-deep k tile.
+        // At most ~5 loop iterations per k (tile loads and the tile's k loop).
         Base::Tiled => 8192,
         Base::Blocked => 60_000,
     }
