@@ -16,59 +16,23 @@ struct Case {
     bb: &'static [usize],
 }
 
+#[rustfmt::skip]
 const CASES: &[Case] = &[
-    Case {
-        m: 1,
-        k: 1,
-        n: 1,
-        ba: &[],
-        bb: &[],
-    },
-    Case {
-        m: 7,
-        k: 13,
-        n: 29,
-        ba: &[],
-        bb: &[],
-    },
-    // Past one tile of every kernel in M and N (texture 16x128, tiled 128x128, blocked 32x32),
-    // K not a multiple of any k step (4, 16).
-    Case {
-        m: 131,
-        k: 37,
-        n: 133,
-        ba: &[],
-        bb: &[],
-    },
-    Case {
-        m: 5,
-        k: 19,
-        n: 17,
-        ba: &[3],
-        bb: &[3],
-    },
-    Case {
-        m: 9,
-        k: 6,
-        n: 11,
-        ba: &[2],
-        bb: &[],
-    },
-    Case {
-        m: 4,
-        k: 7,
-        n: 3,
-        ba: &[1],
-        bb: &[2, 3],
-    },
+    Case { m: 1, k: 1, n: 1, ba: &[], bb: &[] },
+    Case { m: 7, k: 13, n: 29, ba: &[], bb: &[] },
+    // Past one tile of every kernel in M and N (texture 16x128 / 16x64, tiled 128x128, blocked
+    // 32x32), K not a multiple of any k step (4, 16).
+    Case { m: 131, k: 37, n: 133, ba: &[], bb: &[] },
+    Case { m: 5, k: 19, n: 17, ba: &[3], bb: &[3] },
+    Case { m: 9, k: 6, n: 11, ba: &[2], bb: &[] },
+    Case { m: 4, k: 7, n: 3, ba: &[1], bb: &[2, 3] },
+    // 4-aligned: operands read in place and whole-vec4 stores (texture).
+    Case { m: 6, k: 8, n: 12, ba: &[2, 2], bb: &[2, 2] },
+    // M >> N: the texture kernel computes Cᵀ = Bᵀ·Aᵀ (and reads Aᵀ in place when A is
+    // stored transposed).
+    Case { m: 132, k: 12, n: 5, ba: &[2], bb: &[] },
     // K >> M·N: split-K territory.
-    Case {
-        m: 3,
-        k: 20000,
-        n: 5,
-        ba: &[],
-        bb: &[],
-    },
+    Case { m: 3, k: 20000, n: 5, ba: &[], bb: &[] },
 ];
 
 /// f64 reference of op(a)·op(b) over the broadcast batch, plus S = max Σ|a_ik·b_kj|.
