@@ -487,7 +487,7 @@ struct TexSide<'a> {
     v: View,
     rows: usize,
     batches: usize,
-    /// Rows of C one panel covers: 16 on the A side, 128 on the B side.
+    /// Rows (A side: 16) or columns (B side: 128, or 64 narrow) of C one panel covers.
     panel_rows: usize,
 }
 
