@@ -7,6 +7,7 @@ pub mod cross_entropy;
 pub mod fill;
 pub mod gather;
 pub mod layout;
+pub mod matmul;
 pub mod reduce;
 pub mod rng;
 pub mod softmax;

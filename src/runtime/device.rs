@@ -3,7 +3,7 @@
 use super::adapter::{self, AdapterReport};
 use super::kernel::Kernel;
 use super::pipelines::PipelineCache;
-use super::pool::{BufferPool, GpuBuffer};
+use super::pool::{BufferPool, GpuBuffer, GpuTexture};
 use super::recorder::{Cmd, Dispatch, Recorder, Res};
 use crate::{Error, Result};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,6 +25,8 @@ pub(crate) struct Inner {
     pub class: DeviceClass,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// `rgba32float` can be bound as a read-only and as a write-only storage texture.
+    pub storage_textures: bool,
     pub pipelines: PipelineCache,
     pub pool: BufferPool,
     pub rec: Mutex<Recorder>,
@@ -78,6 +80,14 @@ impl Device {
             adapter: report.name.clone(),
             reason: e.to_string(),
         })?;
+        let tex = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
+        let storage_textures = tex
+            .allowed_usages
+            .contains(wgpu::TextureUsages::STORAGE_BINDING)
+            && tex.flags.contains(
+                wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY
+                    | wgpu::TextureFormatFeatureFlags::STORAGE_WRITE_ONLY,
+            );
         let info = adapter.get_info();
         let class = if info.device_type == wgpu::DeviceType::Cpu
             || ["llvmpipe", "lavapipe", "swiftshader", "warp"]
@@ -102,6 +112,7 @@ impl Device {
             class,
             limits,
             features,
+            storage_textures,
             pipelines: PipelineCache::default(),
             pool: BufferPool::new(debug.split(',').any(|s| s == "nopool")),
             rec: Mutex::new(Recorder::default()),
@@ -150,7 +161,32 @@ impl Device {
         self.0.debug_sync
     }
 
-    /// wgpu buffers created so far; flat in a steady-state training loop.
+    /// Whether `rgba32float` storage textures can be written and read (`Bind::StorageTexture`,
+    /// `Bind::ReadStorageTexture`).
+    pub fn storage_textures(&self) -> bool {
+        self.0.storage_textures
+    }
+
+    /// A pooled `rgba32float` storage texture of `width` x at least `height` texels (heights are
+    /// rounded up to a power of two where the device allows, so shapes share textures).
+    pub fn texture(&self, op: &'static str, width: u32, height: u32) -> Result<Arc<GpuTexture>> {
+        let max = self.0.limits.max_texture_dimension_2d;
+        let height = height.max(1);
+        if width > max || height > max {
+            return Err(Error::TooLarge {
+                op,
+                bytes: 16 * width as u64 * height as u64,
+                limit: 16 * max as u64 * max as u64,
+            });
+        }
+        let class = height.checked_next_power_of_two().filter(|&h| h <= max);
+        Ok(self
+            .0
+            .pool
+            .texture(&self.0.device, width, class.unwrap_or(height)))
+    }
+
+    /// wgpu buffers and textures created so far; flat in a steady-state training loop.
     pub fn buffers_created(&self) -> u64 {
         self.0.pool.buffers_created()
     }

@@ -11,5 +11,5 @@ mod recorder;
 pub use adapter::AdapterReport;
 pub use device::{Device, DeviceClass};
 pub use kernel::{grid_1d, Bind, Kernel, MAX_GROUPS, SOFTWARE_LOOP_BUDGET, WG};
-pub use pool::{size_class, BufferPool, GpuBuffer};
+pub use pool::{size_class, BufferPool, GpuBuffer, GpuTexture};
 pub use recorder::Res;

@@ -42,8 +42,12 @@ fn binding_type(b: Bind) -> wgpu::BindingType {
             view_dimension: wgpu::TextureViewDimension::D2,
             multisampled: false,
         },
-        Bind::StorageTexture => wgpu::BindingType::StorageTexture {
-            access: wgpu::StorageTextureAccess::WriteOnly,
+        Bind::StorageTexture | Bind::ReadStorageTexture => wgpu::BindingType::StorageTexture {
+            access: if b == Bind::StorageTexture {
+                wgpu::StorageTextureAccess::WriteOnly
+            } else {
+                wgpu::StorageTextureAccess::ReadOnly
+            },
             format: wgpu::TextureFormat::Rgba32Float,
             view_dimension: wgpu::TextureViewDimension::D2,
         },

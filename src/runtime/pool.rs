@@ -33,8 +33,44 @@ impl Drop for GpuBuffer {
     }
 }
 
+type TexEntry = (Arc<wgpu::Texture>, Arc<wgpu::TextureView>);
+
+/// A pooled `rgba32float` 2-D storage texture (`width` x `height` are the class size). Recorded
+/// dispatches and copies write it and later ones read it. Recorded commands hold clones of the
+/// view or texture only, so it may return to the pool before they are submitted: that is safe
+/// because textures are written only by recorded commands, which run in recording order (never
+/// by `queue.write_texture`, which would overtake them).
+pub struct GpuTexture {
+    raw: Option<TexEntry>,
+    pub width: u32,
+    pub height: u32,
+    pool: Weak<PoolInner>,
+}
+
+impl GpuTexture {
+    pub fn texture(&self) -> &Arc<wgpu::Texture> {
+        &self.raw.as_ref().expect("texture present until drop").0
+    }
+
+    pub fn view(&self) -> &Arc<wgpu::TextureView> {
+        &self.raw.as_ref().expect("texture present until drop").1
+    }
+}
+
+impl Drop for GpuTexture {
+    fn drop(&mut self) {
+        if let (Some(pool), Some(raw)) = (self.pool.upgrade(), self.raw.take()) {
+            if !pool.disabled {
+                let mut free = pool.tex_free.lock().unwrap();
+                free.entry((self.width, self.height)).or_default().push(raw);
+            }
+        }
+    }
+}
+
 pub(crate) struct PoolInner {
     free: Mutex<HashMap<Key, Vec<wgpu::Buffer>>>,
+    tex_free: Mutex<HashMap<(u32, u32), Vec<TexEntry>>>,
     created: AtomicU64,
     bytes_created: AtomicU64,
     /// `TAILGRAD_DEBUG=nopool`: never reuse, to rule the pool out when hunting a bug.
@@ -56,6 +92,7 @@ impl BufferPool {
     pub fn new(disabled: bool) -> Self {
         BufferPool(Arc::new(PoolInner {
             free: Mutex::new(HashMap::new()),
+            tex_free: Mutex::new(HashMap::new()),
             created: AtomicU64::new(0),
             bytes_created: AtomicU64::new(0),
             disabled,
@@ -95,12 +132,53 @@ impl BufferPool {
         })
     }
 
-    /// How many wgpu buffers this pool has ever created (the steady-state test watches this).
+    /// An `rgba32float` storage texture of exactly `width` x `height`, reused when one is free.
+    /// Contents are undefined.
+    pub fn texture(&self, device: &wgpu::Device, width: u32, height: u32) -> Arc<GpuTexture> {
+        let reused = self
+            .0
+            .tex_free
+            .lock()
+            .unwrap()
+            .get_mut(&(width, height))
+            .and_then(|v| v.pop());
+        let raw = reused.unwrap_or_else(|| {
+            self.0.created.fetch_add(1, Ordering::Relaxed);
+            self.0
+                .bytes_created
+                .fetch_add(16 * width as u64 * height as u64, Ordering::Relaxed);
+            let tex = device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("tailgrad"),
+                size: wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba32Float,
+                usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            let view = Arc::new(tex.create_view(&Default::default()));
+            (Arc::new(tex), view)
+        });
+        Arc::new(GpuTexture {
+            raw: Some(raw),
+            width,
+            height,
+            pool: Arc::downgrade(&self.0),
+        })
+    }
+
+    /// How many wgpu buffers and textures this pool has ever created (the steady-state test
+    /// watches this).
     pub fn buffers_created(&self) -> u64 {
         self.0.created.load(Ordering::Relaxed)
     }
 
-    /// Bytes of all buffers ever created.
+    /// Bytes of all buffers and textures ever created.
     pub fn bytes_created(&self) -> u64 {
         self.0.bytes_created.load(Ordering::Relaxed)
     }
