@@ -2,6 +2,8 @@
 //! from [`registry`]; see `add` below for the pattern.
 
 use super::{peak, Bench};
+use crate::ops::matmul::{self, Variant};
+use crate::ops::spectral::PowerIteration;
 use crate::optim::{Adam, AdamConfig, Optimizer};
 use crate::{Device, Generator, Result, Tensor};
 
@@ -17,6 +19,9 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     cross_entropy(&mut r, quick);
     randn(&mut r, quick);
     adam_step(&mut r, quick);
+    matmul(&mut r, dev, quick);
+    power_iteration(&mut r, quick);
+    mlp_adam_step(&mut r, quick);
     r
 }
 
@@ -156,6 +161,95 @@ fn adam_step(r: &mut Vec<Bench>, quick: bool) {
             }
             let mut opt = Adam::new(params, AdamConfig::default())?;
             Ok(Box::new(move || opt.step()))
+        },
+    ));
+}
+
+/// Matmul C = A·B per variant: the square sizes of the issue plus the skinny weight-gradient shape
+/// (small M·N, huge K). The storage-buffer variants are too slow on software adapters for the
+/// large sizes (≈1 GFLOP/s), so there they run at the small ones only.
+fn matmul(r: &mut Vec<Bench>, dev: &Device, quick: bool) {
+    let gpu = dev.class() == crate::runtime::DeviceClass::Gpu;
+    let mut shapes = vec![(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (16, 144, 65536)];
+    if gpu {
+        shapes.push((4096, 4096, 4096));
+    }
+    if quick {
+        shapes.truncate(1);
+    }
+    let mut variants = vec![Variant::Auto];
+    variants.extend(matmul::variants(dev));
+    for (m, n, k) in shapes {
+        for &v in &variants {
+            let slow = matches!(v, Variant::Tiled | Variant::Blocked) && !gpu;
+            if slow && m * n * k > 512 * 512 * 512 {
+                continue;
+            }
+            let flops = 2.0 * (m * n * k) as f64;
+            let bytes = 4.0 * (m * k + k * n + m * n) as f64;
+            r.push(Bench::compute("matmul", format!("{m}x{n}x{k}"), v.name(), flops, bytes, move |dev| {
+                let a = input(dev, &[m, k], 11)?;
+                let b = input(dev, &[k, n], 12)?;
+                Ok(Box::new(move || matmul::matmul_ex(&a, &b, false, false, v).map(drop)))
+            }));
+        }
+    }
+}
+
+/// Batched power iteration σ = uᵀWv over a stack of small matrices (gSR's per-class BN
+/// matrices): 6 layers × 10 classes of 16×16, and 1000 classes of 16×24.
+fn power_iteration(r: &mut Vec<Bench>, quick: bool) {
+    let stacks: &[[usize; 3]] = if quick { &[[60, 16, 16]] } else { &[[60, 16, 16], [1000, 16, 24]] };
+    for &[batch, rows, cols] in stacks {
+        for iters in [1u32, 5] {
+            // Each iteration: Wᵀu and Wv (2 FLOP per weight each), then σ = uᵀ(Wv).
+            let flops = (batch * rows * cols) as f64 * (4.0 * iters as f64 + 2.0);
+            let bytes = 4.0 * (batch * (rows * cols + 2 * (rows + cols) + 1)) as f64;
+            r.push(Bench::compute(
+                "power_iteration",
+                format!("{batch}x{rows}x{cols}"),
+                if iters == 1 { "iters1" } else { "iters5" },
+                flops,
+                bytes,
+                move |dev| {
+                    let w = input(dev, &[batch, rows, cols], 13)?;
+                    let mut pi = PowerIteration::new(dev, batch, rows, cols, 14, iters, 1e-3)?;
+                    Ok(Box::new(move || pi.sigma(&w).map(drop)))
+                },
+            ));
+        }
+    }
+}
+
+/// One training step of an MLP 784-256-10 (bias, ReLU, cross-entropy) with Adam at batch 128:
+/// forward, backward and the update, recorded into one submit.
+fn mlp_adam_step(r: &mut Vec<Bench>, quick: bool) {
+    let batch = if quick { 32 } else { 128 };
+    let (d_in, hidden, classes) = (784, 256, 10);
+    let fwd = 2.0 * batch as f64 * (d_in * hidden + hidden * classes) as f64;
+    let params = (d_in * hidden + hidden + hidden * classes + classes) as f64;
+    r.push(Bench::compute(
+        "mlp_adam_step",
+        format!("{batch}x{d_in}-{hidden}-{classes}"),
+        "auto",
+        3.0 * fwd,
+        4.0 * (batch * d_in) as f64 + 28.0 * params,
+        move |dev| {
+            let w1 = input(dev, &[d_in, hidden], 21)?.scale(0.05)?.into_param();
+            let b1 = Tensor::zeros(dev, &[hidden])?.into_param();
+            let w2 = input(dev, &[hidden, classes], 22)?.scale(0.1)?.into_param();
+            let b2 = Tensor::zeros(dev, &[classes])?.into_param();
+            let x = input(dev, &[batch, d_in], 23)?;
+            let labels: Vec<u32> = (0..batch as u32).map(|i| i % classes as u32).collect();
+            let y = Tensor::from_u32(dev, &labels, &[batch])?;
+            let mut opt = Adam::new(vec![w1.clone(), b1.clone(), w2.clone(), b2.clone()], AdamConfig::default())?;
+            Ok(Box::new(move || {
+                let h = x.matmul(&w1)?.add(&b1)?.relu()?;
+                let loss = h.matmul(&w2)?.add(&b2)?.cross_entropy(&y)?;
+                opt.zero_grad();
+                loss.backward()?;
+                opt.step()
+            }))
         },
     ));
 }

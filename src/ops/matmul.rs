@@ -23,7 +23,7 @@ kernel!(trusted TEXTURE = "matmul_tex"::"main" [ReadStorageTexture, ReadStorageT
 kernel!(trusted TEXTURE_NARROW = "matmul_tex"::"narrow" [ReadStorageTexture, ReadStorageTexture, ReadWrite, ReadWrite]);
 kernel!(PACK_K = "matmul_pack"::"pack_k" [ReadStorageTexture, StorageTexture]);
 kernel!(PACK_O = "matmul_pack"::"pack_o" [ReadStorageTexture, StorageTexture]);
-kernel!(TILED = "matmul"::"tiled" [Read, Read, ReadWrite]);
+kernel!(trusted TILED = "matmul"::"tiled" [Read, Read, ReadWrite]);
 kernel!(BLOCKED = "matmul"::"blocked" [Read, Read, ReadWrite]);
 
 /// Which kernel computes a matmul.
