@@ -27,7 +27,12 @@ impl Mlp {
     }
 
     fn params(&self) -> Vec<Tensor> {
-        vec![self.w1.clone(), self.b1.clone(), self.w2.clone(), self.b2.clone()]
+        vec![
+            self.w1.clone(),
+            self.b1.clone(),
+            self.w2.clone(),
+            self.b2.clone(),
+        ]
     }
 
     fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
@@ -42,11 +47,20 @@ fn task(d: &Device, rng: &mut Rng, batch: usize, dim: usize, classes: usize) -> 
     let teacher = rng.vec(dim * classes, -1.0, 1.0);
     let labels: Vec<u32> = (0..batch)
         .map(|b| {
-            let score = |c: usize| (0..dim).map(|i| x[b * dim + i] * teacher[i * classes + c]).sum::<f64>();
-            (0..classes).max_by(|&p, &q| score(p).total_cmp(&score(q))).unwrap() as u32
+            let score = |c: usize| {
+                (0..dim)
+                    .map(|i| x[b * dim + i] * teacher[i * classes + c])
+                    .sum::<f64>()
+            };
+            (0..classes)
+                .max_by(|&p, &q| score(p).total_cmp(&score(q)))
+                .unwrap() as u32
         })
         .collect();
-    (upload(d, &x, &[batch, dim]), Tensor::from_u32(d, &labels, &[batch]).unwrap())
+    (
+        upload(d, &x, &[batch, dim]),
+        Tensor::from_u32(d, &labels, &[batch]).unwrap(),
+    )
 }
 
 #[test]
@@ -55,7 +69,14 @@ fn mlp_learns_and_reaches_a_steady_state() {
     let mut rng = Rng::new(42);
     let (x, y) = task(&d, &mut rng, 128, 32, 4);
     let net = Mlp::new(&d, [32, 64, 4], &mut rng);
-    let mut opt = Adam::new(net.params(), AdamConfig { lr: 1e-2, ..AdamConfig::default() }).unwrap();
+    let mut opt = Adam::new(
+        net.params(),
+        AdamConfig {
+            lr: 1e-2,
+            ..AdamConfig::default()
+        },
+    )
+    .unwrap();
     let mut losses = Vec::new();
     let mut marks = Vec::new();
     for step in 0..41 {
@@ -73,10 +94,21 @@ fn mlp_learns_and_reaches_a_steady_state() {
         marks.push((d.buffers_created(), d.pipelines_compiled(), d.counters().1));
     }
     let (first, last) = (losses[0], *losses.last().unwrap());
-    assert!(last.is_finite() && last < 0.3 * first, "loss did not fall: {losses:?}");
+    assert!(
+        last.is_finite() && last < 0.3 * first,
+        "loss did not fall: {losses:?}"
+    );
     // From the third step on: no new buffers, no new pipelines, one submit per step.
     for w in marks[2..].windows(2) {
-        assert_eq!((w[1].0, w[1].1), (w[0].0, w[0].1), "allocation or compile after step 2: {marks:?}");
-        assert_eq!(w[1].2 - w[0].2, 1, "more than one submit in a step: {marks:?}");
+        assert_eq!(
+            (w[1].0, w[1].1),
+            (w[0].0, w[0].1),
+            "allocation or compile after step 2: {marks:?}"
+        );
+        assert_eq!(
+            w[1].2 - w[0].2,
+            1,
+            "more than one submit in a step: {marks:?}"
+        );
     }
 }

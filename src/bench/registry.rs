@@ -170,7 +170,13 @@ fn adam_step(r: &mut Vec<Bench>, quick: bool) {
 /// large sizes (≈1 GFLOP/s), so there they run at the small ones only.
 fn matmul(r: &mut Vec<Bench>, dev: &Device, quick: bool) {
     let gpu = dev.class() == crate::runtime::DeviceClass::Gpu;
-    let mut shapes = vec![(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (16, 144, 65536)];
+    let mut shapes = vec![
+        (256, 256, 256),
+        (512, 512, 512),
+        (1024, 1024, 1024),
+        (2048, 2048, 2048),
+        (16, 144, 65536),
+    ];
     if gpu {
         shapes.push((4096, 4096, 4096));
     }
@@ -187,11 +193,20 @@ fn matmul(r: &mut Vec<Bench>, dev: &Device, quick: bool) {
             }
             let flops = 2.0 * (m * n * k) as f64;
             let bytes = 4.0 * (m * k + k * n + m * n) as f64;
-            r.push(Bench::compute("matmul", format!("{m}x{n}x{k}"), v.name(), flops, bytes, move |dev| {
-                let a = input(dev, &[m, k], 11)?;
-                let b = input(dev, &[k, n], 12)?;
-                Ok(Box::new(move || matmul::matmul_ex(&a, &b, false, false, v).map(drop)))
-            }));
+            r.push(Bench::compute(
+                "matmul",
+                format!("{m}x{n}x{k}"),
+                v.name(),
+                flops,
+                bytes,
+                move |dev| {
+                    let a = input(dev, &[m, k], 11)?;
+                    let b = input(dev, &[k, n], 12)?;
+                    Ok(Box::new(move || {
+                        matmul::matmul_ex(&a, &b, false, false, v).map(drop)
+                    }))
+                },
+            ));
         }
     }
 }
@@ -199,7 +214,11 @@ fn matmul(r: &mut Vec<Bench>, dev: &Device, quick: bool) {
 /// Batched power iteration σ = uᵀWv over a stack of small matrices (gSR's per-class BN
 /// matrices): 6 layers × 10 classes of 16×16, and 1000 classes of 16×24.
 fn power_iteration(r: &mut Vec<Bench>, quick: bool) {
-    let stacks: &[[usize; 3]] = if quick { &[[60, 16, 16]] } else { &[[60, 16, 16], [1000, 16, 24]] };
+    let stacks: &[[usize; 3]] = if quick {
+        &[[60, 16, 16]]
+    } else {
+        &[[60, 16, 16], [1000, 16, 24]]
+    };
     for &[batch, rows, cols] in stacks {
         for iters in [1u32, 5] {
             // Each iteration: Wᵀu and Wv (2 FLOP per weight each), then σ = uᵀ(Wv).
@@ -242,7 +261,10 @@ fn mlp_adam_step(r: &mut Vec<Bench>, quick: bool) {
             let x = input(dev, &[batch, d_in], 23)?;
             let labels: Vec<u32> = (0..batch as u32).map(|i| i % classes as u32).collect();
             let y = Tensor::from_u32(dev, &labels, &[batch])?;
-            let mut opt = Adam::new(vec![w1.clone(), b1.clone(), w2.clone(), b2.clone()], AdamConfig::default())?;
+            let mut opt = Adam::new(
+                vec![w1.clone(), b1.clone(), w2.clone(), b2.clone()],
+                AdamConfig::default(),
+            )?;
             Ok(Box::new(move || {
                 let h = x.matmul(&w1)?.add(&b1)?.relu()?;
                 let loss = h.matmul(&w2)?.add(&b2)?.cross_entropy(&y)?;

@@ -8,7 +8,7 @@
 //! - real GPUs: `Tiled`;
 //! - and `SplitK` on top of that base when the output has too few tiles to occupy the device
 //!   (fewer than [`SOFTWARE_SLOTS`] workgroups with K >= [`SOFTWARE_SPLIT_MIN_K`] on a software
-//!   adapter; fewer than [`GPU_SLOTS`] tiles with K >= [`GPU_SPLIT_MIN_K`] on a GPU).
+//!   adapter; fewer than [`GPU_STARVED_TILES`] tiles with K >= [`GPU_SPLIT_MIN_K`] on a GPU).
 //!
 //! On software adapters every variant also splits K where one invocation would loop more than
 //! llvmpipe allows (65535 iterations in total, see `max_k_len`): a split that only guards
@@ -91,9 +91,12 @@ pub fn variants(dev: &Device) -> Vec<Variant> {
 pub const SOFTWARE_SLOTS: usize = 4;
 /// K from which splitting pays for the second pass on a software adapter.
 pub const SOFTWARE_SPLIT_MIN_K: usize = 2048;
-/// Output tiles below which a GPU is starved: about one per SM (H100: 132 SMs; 1024^3 runs
-/// 1.35x faster split in two, 2048^3 = 256 tiles 13% slower).
+/// Workgroups a split GPU matmul aims for: about one per SM (H100: 132 SMs).
 pub const GPU_SLOTS: usize = 128;
+/// Output tiles below which a GPU matmul is split. Measured on an H100 with the trusted tiled
+/// kernel: 512^3 (16 tiles) runs 4.4x and 1024^3 (64 tiles) 1.5x faster unsplit, while
+/// 16x144x65536 (2 tiles) runs 18x faster split.
+pub const GPU_STARVED_TILES: usize = 8;
 /// K from which splitting pays on a GPU.
 pub const GPU_SPLIT_MIN_K: usize = 512;
 /// Fewest k per split.
@@ -347,12 +350,12 @@ fn tiles(g: &Gemm, base: Base) -> usize {
 
 /// How many k ranges `Auto` splits into (1 = no split).
 fn split_count(dev: &Device, g: &Gemm, base: Base) -> usize {
-    let (slots, min_k) = match dev.class() {
-        DeviceClass::Software => (SOFTWARE_SLOTS, SOFTWARE_SPLIT_MIN_K),
-        DeviceClass::Gpu => (GPU_SLOTS, GPU_SPLIT_MIN_K),
+    let (slots, starved, min_k) = match dev.class() {
+        DeviceClass::Software => (SOFTWARE_SLOTS, SOFTWARE_SLOTS, SOFTWARE_SPLIT_MIN_K),
+        DeviceClass::Gpu => (GPU_SLOTS, GPU_STARVED_TILES, GPU_SPLIT_MIN_K),
     };
     let t = tiles(g, base);
-    if g.k < min_k || t >= slots {
+    if g.k < min_k || t >= starved {
         return 1;
     }
     slots.div_ceil(t).min(g.k / MIN_SPLIT_LEN).max(1)

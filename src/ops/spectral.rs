@@ -311,8 +311,9 @@ fn svd_plan(budget: u64, m: u64, n: u64, sweeps: u32) -> Vec<(&'static Kernel, V
     let column = |j: u64| {
         let sort = (n - j + 1) + (m + 1) + (n + 1);
         let complete = m * (j + 2) + 1 + (m + 1) + 2 * (j * (2 * m + 3) + 1) + 1 + 2 * (m + 1);
+        let renorm = 2 * (n + 1);
         let sign = (m.max(n) + 1) + (m + 1) + (n + 1);
-        sort + (m + 1) + complete + sign + 2
+        sort + (m + 1) + complete + renorm + sign + 2
     };
     let mut plan = vec![(&SVD_START, vec![(0, 0)])];
     if rotations > 0 {
