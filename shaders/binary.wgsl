@@ -79,3 +79,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         y[i] = apply(OP, a[o.x], b[o.y]);
     }
 }
+
+// Same-shape operands on software adapters, read through textures (see ops::texture_rows): one
+// texel (4 elements) per step, written as one vec4.
+@group(0) @binding(1) var ta: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(2) var tb: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4<f32>>;
+
+const TEX_W: u32 = 1024u;
+
+@compute @workgroup_size(64)
+fn tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let first = (gid.x + gid.y * nwg.x * 64u) * ITEMS;
+    let last = min(first + ITEMS, p.n / 4u);
+    for (var i = first; i < last; i++) {
+        let c = vec2<u32>(i % TEX_W, i / TEX_W);
+        let u = textureLoad(ta, c);
+        let v = textureLoad(tb, c);
+        y4[i] = vec4<f32>(apply(OP, u.x, v.x), apply(OP, u.y, v.y), apply(OP, u.z, v.z), apply(OP, u.w, v.w));
+    }
+}

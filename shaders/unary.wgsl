@@ -62,3 +62,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         y[i] = apply(OP, x[i]);
     }
 }
+
+// Software adapters, large tensors: read through a texture (see ops::texture_rows).
+@group(0) @binding(1) var tx: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
+
+const TEX_W: u32 = 1024u;
+
+@compute @workgroup_size(64)
+fn tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let first = (gid.x + gid.y * nwg.x * 64u) * ITEMS;
+    let last = min(first + ITEMS, p.n / 4u);
+    for (var i = first; i < last; i++) {
+        let u = textureLoad(tx, vec2<u32>(i % TEX_W, i / TEX_W));
+        y4[i] = vec4<f32>(apply(OP, u.x), apply(OP, u.y), apply(OP, u.z), apply(OP, u.w));
+    }
+}

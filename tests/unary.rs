@@ -113,8 +113,10 @@ fn table() -> Vec<Case> {
 fn forward_matches_f64_reference() {
     let d = dev();
     let mut rng = Rng::new(1);
-    // 1, a prime, a non-multiple of the 256-element workgroup stride, and one past it.
-    for n in [1usize, 7, 1000, 257, 65_537] {
+    // 1, a prime, a non-multiple of the 256-element workgroup stride, and one past it; then sizes
+    // that take the texture path on software adapters (≥ 65 536 and a multiple of 4), one of them
+    // not a whole number of 4096-element texture rows.
+    for n in [1usize, 7, 1000, 257, 65_537, 65_540, 262_144] {
         for (name, gpu, cpu, (lo, hi), tol) in table() {
             let x = as_f32(&rng.vec(n, lo, hi));
             let y = gpu(&upload(&d, &x, &[n])).unwrap().to_vec().unwrap();

@@ -5,6 +5,7 @@ use crate::runtime::{grid_1d, Res, WG};
 use crate::{kernel, Result, Tensor};
 
 kernel!(BINARY = "binary"::"main" [Read, Read, ReadWrite]);
+kernel!(BINARY_TEX = "binary"::"tex" [ReadStorageTexture, ReadStorageTexture, ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -71,17 +72,33 @@ fn launch(
         sa: pack8(name, &st[0])?,
         sb: pack8(name, &st[1])?,
     };
+    let same_shape = shape.len() == 1 && st[0][0] == 1 && st[1][0] == 1;
+    let (kernel, res, grid) = match super::texture_rows(dev, n).filter(|_| same_shape) {
+        Some(rows) => {
+            let (ta, tb) = (
+                super::stage_texture(a, name, rows)?,
+                super::stage_texture(b, name, rows)?,
+            );
+            let res = vec![
+                Res::Tex(ta.view().clone()),
+                Res::Tex(tb.view().clone()),
+                Res::Buf(y.buf().clone()),
+            ];
+            (&BINARY_TEX, res, grid_1d(n / 4, WG * items))
+        }
+        None => {
+            let res = [a, b, &y].map(|t| Res::Buf(t.buf().clone())).to_vec();
+            (&BINARY, res, grid_1d(n, WG * items))
+        }
+    };
+    let consts = [("OP", op as u32 as f64), ("ITEMS", items as f64)];
     dev.dispatch(
         name,
-        &BINARY,
-        &[("OP", op as u32 as f64), ("ITEMS", items as f64)],
+        kernel,
+        &consts,
         bytemuck::bytes_of(&p),
-        vec![
-            Res::Buf(a.buf().clone()),
-            Res::Buf(b.buf().clone()),
-            Res::Buf(y.buf().clone()),
-        ],
-        grid_1d(n, WG * items),
+        res,
+        grid,
         &[(y.buf(), n)],
     )?;
     Ok(y)

@@ -4,6 +4,7 @@ use crate::runtime::{grid_1d, Res, WG};
 use crate::{kernel, Result, Tensor};
 
 kernel!(UNARY = "unary"::"main" [Read, ReadWrite]);
+kernel!(UNARY_TEX = "unary"::"tex" [ReadStorageTexture, ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -47,13 +48,23 @@ fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Resu
         beta,
     };
     let items = super::items_per_invocation(dev);
+    let (kernel, src, grid) = match super::texture_rows(dev, n) {
+        Some(rows) => (
+            &UNARY_TEX,
+            Res::Tex(super::stage_texture(x, name, rows)?.view().clone()),
+            grid_1d(n / 4, WG * items),
+        ),
+        None => (&UNARY, Res::Buf(x.buf().clone()), grid_1d(n, WG * items)),
+    };
+    let consts = [("OP", op as u32 as f64), ("ITEMS", items as f64)];
+    let res = vec![src, Res::Buf(y.buf().clone())];
     dev.dispatch(
         name,
-        &UNARY,
-        &[("OP", op as u32 as f64), ("ITEMS", items as f64)],
+        kernel,
+        &consts,
         bytemuck::bytes_of(&p),
-        vec![Res::Buf(x.buf().clone()), Res::Buf(y.buf().clone())],
-        grid_1d(n, WG * items),
+        res,
+        grid,
         &[(y.buf(), n)],
     )?;
     Ok(y)
