@@ -46,7 +46,7 @@ pub(crate) fn texture_rows(dev: &Device, n: usize) -> Option<u32> {
     let wanted = dev.class() == DeviceClass::Software
         && dev.storage_textures()
         && n >= TEX_MIN
-        && n % 4 == 0;
+        && n.is_multiple_of(4);
     (wanted && fits).then_some(rows as u32)
 }
 
