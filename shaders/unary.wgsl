@@ -78,3 +78,16 @@ fn tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
         y4[i] = vec4<f32>(apply(OP, u.x), apply(OP, u.y), apply(OP, u.z), apply(OP, u.w));
     }
 }
+
+// GPUs, n a multiple of 4: vec4 loads and stores.
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn flat4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let first = (gid.x + gid.y * nwg.x * 64u) * ITEMS;
+    let last = min(first + ITEMS, p.n / 4u);
+    for (var i = first; i < last; i++) {
+        let u = x4[i];
+        y4[i] = vec4<f32>(apply(OP, u.x), apply(OP, u.y), apply(OP, u.z), apply(OP, u.w));
+    }
+}

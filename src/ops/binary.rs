@@ -6,6 +6,7 @@ use crate::{kernel, Result, Tensor};
 
 kernel!(BINARY = "binary"::"main" [Read, Read, ReadWrite]);
 kernel!(BINARY_TEX = "binary"::"tex" [ReadStorageTexture, ReadStorageTexture, ReadWrite]);
+kernel!(BINARY_VEC4 = "binary"::"flat4" [Read, Read, ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -88,7 +89,11 @@ fn launch(
         }
         None => {
             let res = [a, b, &y].map(|t| Res::Buf(t.buf().clone())).to_vec();
-            (&BINARY, res, grid_1d(n, WG * items))
+            if same_shape && super::vec4_path(dev, n) {
+                (&BINARY_VEC4, res, grid_1d(n / 4, WG * items))
+            } else {
+                (&BINARY, res, grid_1d(n, WG * items))
+            }
         }
     };
     let consts = [("OP", op as u32 as f64), ("ITEMS", items as f64)];

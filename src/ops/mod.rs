@@ -29,6 +29,12 @@ pub(crate) fn items_per_invocation(dev: &Device) -> u32 {
     }
 }
 
+/// Whether a GPU reads `n` contiguous elements as vec4 (whole vec4s only). Software adapters gain
+/// nothing from vec4 storage loads, which run lane by lane either way.
+pub(crate) fn vec4_path(dev: &Device, n: usize) -> bool {
+    dev.class() == DeviceClass::Gpu && n.is_multiple_of(4)
+}
+
 /// Texels per row of the textures that elementwise kernels read on software adapters: 4096
 /// floats, so every row copy is 16 KiB (a multiple of the 256-byte copy alignment). Must match
 /// `TEX_W` in `shaders/unary.wgsl` and `shaders/binary.wgsl`.

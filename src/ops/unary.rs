@@ -5,6 +5,7 @@ use crate::{kernel, Result, Tensor};
 
 kernel!(UNARY = "unary"::"main" [Read, ReadWrite]);
 kernel!(UNARY_TEX = "unary"::"tex" [ReadStorageTexture, ReadWrite]);
+kernel!(UNARY_VEC4 = "unary"::"flat4" [Read, ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -52,6 +53,11 @@ fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Resu
         Some(rows) => (
             &UNARY_TEX,
             Res::Tex(super::stage_texture(x, name, rows)?.view().clone()),
+            grid_1d(n / 4, WG * items),
+        ),
+        None if super::vec4_path(dev, n) => (
+            &UNARY_VEC4,
+            Res::Buf(x.buf().clone()),
             grid_1d(n / 4, WG * items),
         ),
         None => (&UNARY, Res::Buf(x.buf().clone()), grid_1d(n, WG * items)),
