@@ -2,7 +2,8 @@
 // fused_classifier): one pass per row gives the row's loss AND its gradient, so backward is a
 // single scale by the upstream gradient. A second single-workgroup pass takes the mean in a fixed
 // order (no float atomics). Row variants as in softmax.wgsl: *_row one invocation per row, no
-// barriers (lavapipe); *_wg one workgroup per row with a tree merge (GPUs, long rows).
+// barriers (lavapipe); *_wg one workgroup per row with a tree merge (GPUs, long rows). The
+// online (max, sum) helpers come from online_softmax.wgsl, prepended by `kernel!`.
 //
 //   stats[2r]     = w_r · ℓ_r,  ℓ_r = logsumexp(x_r) − x_r[y_r]
 //   stats[2r + 1] = w_r          (w_r = weights[y_r], or 1 unweighted)
@@ -38,38 +39,7 @@ struct Params {
 // Threads per workgroup of the *_row entries: 64 on GPUs; 8 (one lavapipe SIMD row) on software
 // adapters, so that even 16 rows spread over both CPU cores.
 override ROW_WG: u32 = 64u;
-const WG: u32 = 256u;
 const MEAN_WG: u32 = 64u;
-var<workgroup> red_m: array<f32, WG>;
-var<workgroup> red_s: array<f32, WG>;
-
-// Online (max, sum of exp(· − max)) update and merge; see softmax.wgsl for why three branches.
-fn push(ms: vec2<f32>, v: f32) -> vec2<f32> {
-    if (v > ms.x) {
-        return vec2<f32>(v, ms.y * exp(ms.x - v) + 1.0);
-    } else if (v == ms.x) {
-        return vec2<f32>(ms.x, ms.y + 1.0);
-    }
-    return vec2<f32>(ms.x, ms.y + exp(v - ms.x));
-}
-
-fn merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
-    if (b.x > a.x) {
-        return vec2<f32>(b.x, a.y * exp(a.x - b.x) + b.y);
-    } else if (b.x == a.x) {
-        return vec2<f32>(a.x, a.y + b.y);
-    }
-    return vec2<f32>(a.x, a.y + b.y * exp(b.x - a.x));
-}
-
-// Seeded with the row's first element at weight 0 (a lower bound of the max, no -inf needed).
-fn stats_of(base: u32, start: u32, step: u32) -> vec2<f32> {
-    var ms = vec2<f32>(x[base], 0.0);
-    for (var j = start; j < p.cols; j += step) {
-        ms = push(ms, x[base + j]);
-    }
-    return ms;
-}
 
 fn nan() -> f32 {
     return bitcast<f32>(0x7fc00000u);
@@ -109,7 +79,7 @@ fn rows_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let r = gid.x + gid.y * nwg.x * ROW_WG;
     if (r >= p.rows) { return; }
     let base = r * p.cols;
-    let ms = stats_of(base, 0u, 1u);
+    let ms = online_stats(base, 0u, 1u);
     let l = label_of(r);
     write_stats(r, base, ms, l);
     write_grad(base, 0u, 1u, ms, l);
@@ -122,19 +92,7 @@ fn rows_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let r = wid.x + wid.y * nwg.x;
     if (r >= p.rows) { return; }
     let base = r * p.cols;
-    let part = stats_of(base, lid, WG);
-    red_m[lid] = part.x;
-    red_s[lid] = part.y;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k >>= 1u) {
-        if (lid < k) {
-            let m = merge(vec2<f32>(red_m[lid], red_s[lid]), vec2<f32>(red_m[lid + k], red_s[lid + k]));
-            red_m[lid] = m.x;
-            red_s[lid] = m.y;
-        }
-        workgroupBarrier();
-    }
-    let ms = vec2<f32>(red_m[0], red_s[0]);
+    let ms = tree_stats(lid, online_stats(base, lid, WG));
     let l = label_of(r);
     if (lid == 0u) {
         write_stats(r, base, ms, l);

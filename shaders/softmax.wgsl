@@ -25,42 +25,6 @@ struct Params {
 // Threads per workgroup of the *_row entries: 64 on GPUs; 8 (one lavapipe SIMD row) on software
 // adapters, so that even 16 rows spread over both CPU cores.
 override ROW_WG: u32 = 64u;
-const WG: u32 = 256u;
-var<workgroup> red_m: array<f32, WG>;
-var<workgroup> red_s: array<f32, WG>;
-
-// Adds one element v to a running (max m, sum s of exp(· - m)). The three-way branch avoids the
-// exp(-inf - -inf) = NaN of the textbook update, so -inf entries (masks) are exact zeros, while a
-// NaN falls through to the last branch and poisons the row as it should.
-fn push(ms: vec2<f32>, v: f32) -> vec2<f32> {
-    if (v > ms.x) {
-        return vec2<f32>(v, ms.y * exp(ms.x - v) + 1.0);
-    } else if (v == ms.x) {
-        return vec2<f32>(ms.x, ms.y + 1.0);
-    }
-    return vec2<f32>(ms.x, ms.y + exp(v - ms.x));
-}
-
-// Merges two partial (max, sum) pairs with the same rules as `push`.
-fn merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
-    if (b.x > a.x) {
-        return vec2<f32>(b.x, a.y * exp(a.x - b.x) + b.y);
-    } else if (b.x == a.x) {
-        return vec2<f32>(a.x, a.y + b.y);
-    }
-    return vec2<f32>(a.x, a.y + b.y * exp(b.x - a.x));
-}
-
-// (max, sum) over columns start, start + step, ... of the row at `base`. The seed is the row's
-// first element with weight 0: a valid lower bound of the max that needs no -inf constant, and
-// the identity for threads that get no column.
-fn stats(base: u32, start: u32, step: u32) -> vec2<f32> {
-    var ms = vec2<f32>(x[base], 0.0);
-    for (var j = start; j < p.cols; j += step) {
-        ms = push(ms, x[base + j]);
-    }
-    return ms;
-}
 
 // Writes softmax or log_softmax of the row from its (max, sum).
 fn emit(base: u32, start: u32, step: u32, ms: vec2<f32>) {
@@ -116,7 +80,7 @@ fn fwd_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let r = row_of(gid, nwg);
     if (r >= p.rows) { return; }
     let base = r * p.cols;
-    let ms = stats(base, 0u, 1u);
+    let ms = online_stats(base, 0u, 1u);
     if (p.mode == 2u) {
         out[r] = ms.x + log(ms.y);
     } else {
@@ -131,28 +95,13 @@ fn bwd_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let base = r * p.cols;
     var red: vec2<f32>;
     if (p.mode == 2u) {
-        red = stats(base, 0u, 1u);
+        red = online_stats(base, 0u, 1u);
     } else {
         red = vec2<f32>(dot_part(base, 0u, 1u), 0.0);
     }
     emit_grad(r, base, 0u, 1u, red);
 }
 
-// Fixed-order tree merge of every thread's (max, sum); all threads get the row's pair.
-fn tree_stats(lid: u32, ms: vec2<f32>) -> vec2<f32> {
-    red_m[lid] = ms.x;
-    red_s[lid] = ms.y;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k >>= 1u) {
-        if (lid < k) {
-            let m = merge(vec2<f32>(red_m[lid], red_s[lid]), vec2<f32>(red_m[lid + k], red_s[lid + k]));
-            red_m[lid] = m.x;
-            red_s[lid] = m.y;
-        }
-        workgroupBarrier();
-    }
-    return vec2<f32>(red_m[0], red_s[0]);
-}
 
 fn tree_sum(lid: u32, v: f32) -> f32 {
     red_s[lid] = v;
@@ -174,7 +123,7 @@ fn fwd_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let r = wid.x + wid.y * nwg.x;
     if (r >= p.rows) { return; }
     let base = r * p.cols;
-    let ms = tree_stats(lid, stats(base, lid, WG));
+    let ms = tree_stats(lid, online_stats(base, lid, WG));
     if (p.mode == 2u) {
         if (lid == 0u) {
             out[r] = ms.x + log(ms.y);
@@ -192,7 +141,7 @@ fn bwd_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let base = r * p.cols;
     var red: vec2<f32>;
     if (p.mode == 2u) {
-        red = tree_stats(lid, stats(base, lid, WG));
+        red = tree_stats(lid, online_stats(base, lid, WG));
     } else {
         red = vec2<f32>(tree_sum(lid, dot_part(base, lid, WG)), 0.0);
     }

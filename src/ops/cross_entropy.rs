@@ -14,10 +14,10 @@ use crate::runtime::{grid_1d, Res, WG};
 use crate::tensor::DType;
 use crate::{autograd, kernel, Error, Result, Tensor};
 
-kernel!(ROWS_ROW = "cross_entropy"::"rows_row" [Read, Read, Read, ReadWrite, ReadWrite]);
-kernel!(ROWS_WG = "cross_entropy"::"rows_wg" [Read, Read, Read, ReadWrite, ReadWrite]);
-kernel!(MEAN = "cross_entropy"::"mean" [Read, ReadWrite, ReadWrite]);
-kernel!(BACKWARD = "cross_entropy"::"backward" [Read, Read, Read, ReadWrite]);
+kernel!(ROWS_ROW = ["online_softmax", "cross_entropy"]::"rows_row" [Read, Read, Read, ReadWrite, ReadWrite]);
+kernel!(ROWS_WG = ["online_softmax", "cross_entropy"]::"rows_wg" [Read, Read, Read, ReadWrite, ReadWrite]);
+kernel!(MEAN = ["online_softmax", "cross_entropy"]::"mean" [Read, ReadWrite, ReadWrite]);
+kernel!(BACKWARD = ["online_softmax", "cross_entropy"]::"backward" [Read, Read, Read, ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -18,10 +18,10 @@ use crate::{kernel, Error, Result, Tensor};
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-kernel!(FWD_ROW = "softmax"::"fwd_row" [Read, ReadWrite]);
-kernel!(FWD_WG = "softmax"::"fwd_wg" [Read, ReadWrite]);
-kernel!(BWD_ROW = "softmax"::"bwd_row" [Read, ReadWrite, Read]);
-kernel!(BWD_WG = "softmax"::"bwd_wg" [Read, ReadWrite, Read]);
+kernel!(FWD_ROW = ["online_softmax", "softmax"]::"fwd_row" [Read, ReadWrite]);
+kernel!(FWD_WG = ["online_softmax", "softmax"]::"fwd_wg" [Read, ReadWrite]);
+kernel!(BWD_ROW = ["online_softmax", "softmax"]::"bwd_row" [Read, ReadWrite, Read]);
+kernel!(BWD_WG = ["online_softmax", "softmax"]::"bwd_wg" [Read, ReadWrite, Read]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

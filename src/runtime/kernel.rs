@@ -40,6 +40,18 @@ macro_rules! kernel {
     (trusted $vis:vis $id:ident = $file:literal :: $entry:literal [$($b:ident),*]) => {
         $crate::kernel!(@ $vis $id = $file :: $entry [$($b),*] true);
     };
+    ($vis:vis $id:ident = [$prelude:literal, $file:literal] :: $entry:literal [$($b:ident),*]) => {
+        $vis static $id: $crate::runtime::Kernel = $crate::runtime::Kernel {
+            name: $file,
+            source: concat!(
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $prelude, ".wgsl")),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file, ".wgsl")),
+            ),
+            entry: $entry,
+            bindings: &[$($crate::runtime::Bind::$b),*],
+            trusted: false,
+        };
+    };
     (@ $vis:vis $id:ident = $file:literal :: $entry:literal [$($b:ident),*] $trusted:literal) => {
         $vis static $id: $crate::runtime::Kernel = $crate::runtime::Kernel {
             name: $file,
