@@ -49,7 +49,13 @@ pub(crate) fn check_shape(op: &'static str, shape: &[usize]) -> Result<usize> {
             shape: shape.to_vec(),
         });
     }
-    Ok(shape.iter().product())
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| Error::Invalid {
+            op,
+            msg: format!("shape {shape:?} has more elements than fit in memory"),
+        })
 }
 
 impl Tensor {

@@ -286,3 +286,52 @@ fn texture_limit_is_an_error_and_auto_falls_back() {
         "{y}"
     );
 }
+
+#[test]
+fn batch_dims_broadcast_like_numpy_across_ranks() {
+    // [3, 2, 4] x [1, 1, 4, 5] -> [1, 3, 2, 5]: the output keeps the longer batch rank, and the
+    // backward sums the gradient back to each operand's own shape.
+    let mut rng = Rng::new(91);
+    let a = rng.vec(24, -1.0, 1.0);
+    let b = rng.vec(20, -1.0, 1.0);
+    let d = dev();
+    let y = upload(&d, &as_f32(&a), &[3, 2, 4])
+        .matmul(&upload(&d, &as_f32(&b), &[1, 1, 4, 5]))
+        .unwrap();
+    assert_eq!(y.shape(), &[1, 3, 2, 5]);
+    let reference = |v: &[Vec<f64>]| -> Vec<f64> {
+        let mut out = Vec::new();
+        for bi in 0..3 {
+            for i in 0..2 {
+                for j in 0..5 {
+                    out.push(
+                        (0..4)
+                            .map(|k| v[0][bi * 8 + i * 4 + k] * v[1][k * 5 + j])
+                            .sum(),
+                    );
+                }
+            }
+        }
+        out
+    };
+    gradcheck(
+        "matmul batch broadcast",
+        &[(a, vec![3, 2, 4]), (b, vec![1, 1, 4, 5])],
+        &|t| t[0].matmul(&t[1]),
+        &reference,
+        Tol {
+            rel: 1e-3,
+            abs: 1e-4,
+        },
+    );
+    // Batches neither equal nor one are refused with both shapes named.
+    let e = Tensor::zeros(&d, &[2, 3, 4])
+        .unwrap()
+        .matmul(&Tensor::zeros(&d, &[3, 4, 5]).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("matmul") && e.contains("[2, 3, 4]") && e.contains("[3, 4, 5]"),
+        "{e}"
+    );
+}

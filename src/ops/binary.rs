@@ -81,8 +81,8 @@ fn launch(
                 super::stage_texture(b, name, rows)?,
             );
             let res = vec![
-                Res::Tex(ta.view().clone()),
-                Res::Tex(tb.view().clone()),
+                Res::Tex(ta.clone()),
+                Res::Tex(tb.clone()),
                 Res::Buf(y.buf().clone()),
             ];
             (&BINARY_TEX, res, grid_1d(n / 4, WG * items))

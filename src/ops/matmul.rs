@@ -289,14 +289,15 @@ fn plan<'a>(
     }
     let (a_batch, b_batch) = (&a.shape()[..ra - 2], &b.shape()[..rb - 2]);
     let (na, nb): (usize, usize) = (a_batch.iter().product(), b_batch.iter().product());
-    let batch_shape = match (na, nb) {
-        _ if a_batch == b_batch => a_batch,
-        (1, 1) if b_batch.len() > a_batch.len() => b_batch,
-        (_, 1) => a_batch,
-        (1, _) => b_batch,
-        _ => return Err(mismatch()),
-    };
-    let mut out_shape = batch_shape.to_vec();
+    // numpy's broadcast of the batch dims, where the kernels support it: each side either has
+    // every batch of the output or a single one.
+    let batch_shape =
+        super::broadcast::broadcast_shape("matmul", a_batch, b_batch).map_err(|_| mismatch())?;
+    let n_out: usize = batch_shape.iter().product();
+    if !((na == n_out || na == 1) && (nb == n_out || nb == 1)) {
+        return Err(mismatch());
+    }
+    let mut out_shape = batch_shape.clone();
     out_shape.extend([m, n]);
     // Un-transposed element (i, k) of A is a[i, k] (or a[k, i] when stored transposed).
     let view = |rows: usize, cols: usize, batches: usize, trans: bool| View {
@@ -619,7 +620,7 @@ fn tex_operand(dev: &Device, s: &TexSide, k: usize) -> Result<TexOperand> {
     let copy_rows = (s.x.numel().div_ceil(4)).div_ceil(lw);
     dev.copy_to_texture(
         s.x.buf(),
-        lin.texture(),
+        &lin,
         16 * lw as u32,
         [lw as u32, copy_rows as u32],
     );
@@ -676,7 +677,7 @@ fn tex_operand(dev: &Device, s: &TexSide, k: usize) -> Result<TexOperand> {
         kernel,
         &[],
         bytemuck::bytes_of(&p),
-        vec![Res::Tex(lin.view().clone()), Res::Tex(tex.view().clone())],
+        vec![Res::Tex(lin.clone()), Res::Tex(tex.clone())],
         groups("matmul", grid)?,
         &[],
     )?;
@@ -761,8 +762,8 @@ fn run_texture(
         &[],
         bytemuck::bytes_of(&p),
         vec![
-            Res::Tex(ta.tex.view().clone()),
-            Res::Tex(tb.tex.view().clone()),
+            Res::Tex(ta.tex.clone()),
+            Res::Tex(tb.tex.clone()),
             Res::Buf(c.buf().clone()),
             Res::Buf(c.buf().clone()),
         ],

@@ -15,7 +15,7 @@ pub mod spectral;
 pub mod unary;
 pub mod where_cond;
 
-use crate::runtime::{Device, DeviceClass, GpuTexture};
+use crate::runtime::{size_class, Device, DeviceClass, GpuTexture};
 use crate::{Result, Tensor};
 use std::sync::Arc;
 
@@ -48,7 +48,10 @@ const TEX_MIN: usize = 1 << 16;
 /// copies included, against 1.6 GB/s through buffers.
 pub(crate) fn texture_rows(dev: &Device, n: usize) -> Option<u32> {
     let rows = n.div_ceil(4 * TEX_W as usize);
-    let fits = rows <= dev.limits().max_texture_dimension_2d as usize;
+    // The row copies read whole rows: the pooled buffer (a power-of-two class unless capped at the
+    // binding limit) must hold them.
+    let whole_rows = size_class(4 * n as u64) <= dev.max_binding();
+    let fits = whole_rows && rows <= dev.limits().max_texture_dimension_2d as usize;
     let wanted = dev.class() == DeviceClass::Software
         && dev.storage_textures()
         && n >= TEX_MIN
@@ -62,6 +65,6 @@ pub(crate) fn texture_rows(dev: &Device, n: usize) -> Option<u32> {
 pub(crate) fn stage_texture(t: &Tensor, op: &'static str, rows: u32) -> Result<Arc<GpuTexture>> {
     let dev = t.device();
     let tex = dev.texture(op, TEX_W, rows)?;
-    dev.copy_to_texture(t.buf(), tex.texture(), TEX_W * 16, [TEX_W, rows]);
+    dev.copy_to_texture(t.buf(), &tex, TEX_W * 16, [TEX_W, rows]);
     Ok(tex)
 }

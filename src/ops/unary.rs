@@ -52,7 +52,7 @@ fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Resu
     let (kernel, src, grid) = match super::texture_rows(dev, n) {
         Some(rows) => (
             &UNARY_TEX,
-            Res::Tex(super::stage_texture(x, name, rows)?.view().clone()),
+            Res::Tex(super::stage_texture(x, name, rows)?),
             grid_1d(n / 4, WG * items),
         ),
         None if super::vec4_path(dev, n) => (

@@ -57,7 +57,13 @@ pub struct Adam {
 impl Adam {
     pub fn new(params: Vec<Tensor>, cfg: AdamConfig) -> Result<Adam> {
         check_lr("adam", cfg.lr)?;
-        check_nonneg("adam", "eps", cfg.eps)?;
+        // eps > 0: the zero padding between parameters in the flat buffers computes 0/(0 + eps).
+        if !(cfg.eps.is_finite() && cfg.eps > 0.0) {
+            return Err(Error::Invalid {
+                op: "adam",
+                msg: format!("eps must be finite and > 0, got {}", cfg.eps),
+            });
+        }
         check_nonneg("adam", "weight_decay", cfg.weight_decay)?;
         let (b1, b2) = cfg.betas;
         if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
@@ -118,7 +124,7 @@ impl Optimizer for Adam {
         check_lr("adam", self.cfg.lr)?;
         let grads = self.flat.grads("adam")?;
         for (s, g) in self.steps.iter_mut().zip(&grads) {
-            *s += g.is_some() as u32;
+            *s = s.saturating_add(g.is_some() as u32);
         }
         self.flat.gather(&grads);
         let steps = &self.steps;

@@ -44,6 +44,10 @@ pub struct Device(pub(crate) Arc<Inner>);
 
 static DEFAULT: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
 
+/// Recorded commands / uniform bytes after which `dispatch` submits on its own.
+const MAX_RECORDED: usize = 8192;
+const MAX_ARENA: usize = 16 << 20;
+
 const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
@@ -219,7 +223,8 @@ impl Device {
                 limit: self.max_binding(),
             });
         }
-        Ok(self.0.pool.get(&self.0.device, bytes, STORAGE))
+        let cap = self.max_binding() & !3;
+        Ok(self.0.pool.get_capped(&self.0.device, bytes, STORAGE, cap))
     }
 
     /// Writes `data` into a buffer nobody has recorded a command on yet.
@@ -250,10 +255,11 @@ impl Device {
         self.check_gpu_error()?;
         let lim = self.0.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > lim) {
-            return Err(Error::TooLarge {
+            return Err(Error::Invalid {
                 op,
-                bytes: groups.iter().map(|&g| g as u64).product(),
-                limit: lim as u64,
+                msg: format!(
+                    "needs a grid of {groups:?} workgroups; the device allows {lim} per dimension"
+                ),
             });
         }
         let pipe = self
@@ -272,6 +278,11 @@ impl Device {
                 groups,
             }));
             rec.dispatches_total += 1;
+            // A caller that never reads back must not grow the recording without bound (it
+            // holds every intermediate buffer alive); a training step stays far below this.
+            if rec.cmds.len() >= MAX_RECORDED || rec.arena.len() >= MAX_ARENA {
+                self.submit_locked(&mut rec);
+            }
         }
         if self.0.debug_sync {
             self.check_finite(op, check)?;
@@ -316,7 +327,7 @@ impl Device {
     pub fn copy_to_texture(
         &self,
         src: &Arc<GpuBuffer>,
-        dst: &Arc<wgpu::Texture>,
+        dst: &Arc<GpuTexture>,
         bytes_per_row: u32,
         size: [u32; 2],
     ) {

@@ -35,11 +35,9 @@ impl Drop for GpuBuffer {
 
 type TexEntry = (Arc<wgpu::Texture>, Arc<wgpu::TextureView>);
 
-/// A pooled `rgba32float` 2-D storage texture (`width` x `height` are the class size). Recorded
-/// dispatches and copies write it and later ones read it. Recorded commands hold clones of the
-/// view or texture only, so it may return to the pool before they are submitted: that is safe
-/// because textures are written only by recorded commands, which run in recording order (never
-/// by `queue.write_texture`, which would overtake them).
+/// A pooled `rgba32float` 2-D storage texture (`width` x `height` are the class size). Like
+/// buffers, recorded commands hold the `Arc`, so it returns to the pool only after they are
+/// submitted; another thread can never record a write into it between an op's copy and its read.
 pub struct GpuTexture {
     raw: Option<TexEntry>,
     pub width: u32,
@@ -106,7 +104,25 @@ impl BufferPool {
         bytes: u64,
         usage: wgpu::BufferUsages,
     ) -> Arc<GpuBuffer> {
-        let size = size_class(bytes);
+        self.get_capped(device, bytes, usage, u64::MAX)
+    }
+
+    /// As [`BufferPool::get`], but never larger than `cap`: a request whose power-of-two class
+    /// would exceed it (a binding limit that is no power of two, like an H100's 2047 MiB) gets an
+    /// exact-size buffer of its own class instead.
+    pub fn get_capped(
+        &self,
+        device: &wgpu::Device,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+        cap: u64,
+    ) -> Arc<GpuBuffer> {
+        let class = size_class(bytes);
+        let size = if class > cap {
+            bytes.next_multiple_of(256).min(cap)
+        } else {
+            class
+        };
         let reused = self
             .0
             .free

@@ -2,14 +2,16 @@
 //! (consecutive dispatches share one compute pass), writes all uniform parameters with one
 //! `write_buffer`, and submits once.
 
-use super::pool::GpuBuffer;
+use super::pool::{GpuBuffer, GpuTexture};
 use std::sync::Arc;
 
 /// A resource bound at binding `i + 1` of a dispatch.
 #[derive(Clone)]
 pub enum Res {
     Buf(Arc<GpuBuffer>),
-    Tex(Arc<wgpu::TextureView>),
+    /// A pooled texture: held until submit, like buffers, so the pool never hands it out while
+    /// recorded commands still use it.
+    Tex(Arc<GpuTexture>),
 }
 
 pub(crate) struct Dispatch {
@@ -32,7 +34,7 @@ pub(crate) enum Cmd {
     },
     CopyToTexture {
         src: Arc<GpuBuffer>,
-        dst: Arc<wgpu::Texture>,
+        dst: Arc<GpuTexture>,
         bytes_per_row: u32,
         size: [u32; 2],
     },
@@ -108,7 +110,7 @@ impl Recorder {
                                 rows_per_image: None,
                             },
                         },
-                        dst.as_image_copy(),
+                        dst.texture().as_image_copy(),
                         wgpu::Extent3d {
                             width: size[0],
                             height: size[1],
@@ -138,7 +140,7 @@ fn bind_group(device: &wgpu::Device, d: &Dispatch, uniforms: &GpuBuffer) -> wgpu
     for (i, r) in d.res.iter().enumerate() {
         let resource = match r {
             Res::Buf(b) => b.raw().as_entire_binding(),
-            Res::Tex(v) => wgpu::BindingResource::TextureView(v),
+            Res::Tex(t) => wgpu::BindingResource::TextureView(t.view()),
         };
         entries.push(wgpu::BindGroupEntry {
             binding: i as u32 + 1,
