@@ -24,6 +24,8 @@ struct Params {
 override OP: u32 = 0u;
 // Consecutive elements per invocation (see ops::items_per_invocation).
 override ITEMS: u32 = 1u;
+// vec4s per invocation of the GPU vec4 path (grid-stride).
+const VEC4_ITEMS: u32 = 4u;
 
 fn apply(op: u32, u: f32, v: f32) -> f32 {
     switch op {
@@ -107,9 +109,13 @@ fn tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
 
 @compute @workgroup_size(64)
 fn flat4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let first = (gid.x + gid.y * nwg.x * 64u) * ITEMS;
-    let last = min(first + ITEMS, p.n / 4u);
-    for (var i = first; i < last; i++) {
+    // Grid-stride over vec4s, VEC4_ITEMS per invocation: neighbouring lanes stay on neighbouring
+    // addresses at every step (coalesced), with fewer, fuller workgroups.
+    let threads = nwg.x * nwg.y * 64u;
+    let t = gid.x + gid.y * nwg.x * 64u;
+    for (var k = 0u; k < VEC4_ITEMS; k++) {
+        let i = t + k * threads;
+        if (i >= p.n / 4u) { return; }
         let u = a4[i];
         let v = b4[i];
         y4[i] = vec4<f32>(apply(OP, u.x, v.x), apply(OP, u.y, v.y), apply(OP, u.z, v.z), apply(OP, u.w, v.w));

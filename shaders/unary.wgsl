@@ -14,6 +14,8 @@ struct Params {
 // Pipeline constants (see binary.wgsl for why the op is not a uniform).
 override OP: u32 = 0u;
 override ITEMS: u32 = 1u;
+// vec4s per invocation of the GPU vec4 path (grid-stride).
+const VEC4_ITEMS: u32 = 4u;
 
 // exp(-2|v|) never overflows, so tanh and sigmoid stay finite for any input.
 fn stable_tanh(v: f32) -> f32 {
@@ -84,9 +86,12 @@ fn tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
 
 @compute @workgroup_size(64)
 fn flat4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let first = (gid.x + gid.y * nwg.x * 64u) * ITEMS;
-    let last = min(first + ITEMS, p.n / 4u);
-    for (var i = first; i < last; i++) {
+    // Grid-stride over vec4s, as in binary.wgsl.
+    let threads = nwg.x * nwg.y * 64u;
+    let t = gid.x + gid.y * nwg.x * 64u;
+    for (var k = 0u; k < VEC4_ITEMS; k++) {
+        let i = t + k * threads;
+        if (i >= p.n / 4u) { return; }
         let u = x4[i];
         y4[i] = vec4<f32>(apply(OP, u.x), apply(OP, u.y), apply(OP, u.z), apply(OP, u.w));
     }

@@ -90,7 +90,7 @@ fn launch(
         None => {
             let res = [a, b, &y].map(|t| Res::Buf(t.buf().clone())).to_vec();
             if same_shape && super::vec4_path(dev, n) {
-                (&BINARY_VEC4, res, grid_1d(n / 4, WG * items))
+                (&BINARY_VEC4, res, grid_1d(n / 4, WG * super::VEC4_ITEMS))
             } else {
                 (&BINARY, res, grid_1d(n, WG * items))
             }

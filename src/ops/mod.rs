@@ -29,6 +29,10 @@ pub(crate) fn items_per_invocation(dev: &Device) -> u32 {
     }
 }
 
+/// vec4s each invocation of the GPU vec4 path handles, grid-strided (`VEC4_ITEMS` in
+/// `shaders/unary.wgsl` and `shaders/binary.wgsl`).
+pub(crate) const VEC4_ITEMS: u32 = 4;
+
 /// Whether a GPU reads `n` contiguous elements as vec4 (whole vec4s only). Software adapters gain
 /// nothing from vec4 storage loads, which run lane by lane either way.
 pub(crate) fn vec4_path(dev: &Device, n: usize) -> bool {

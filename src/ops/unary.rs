@@ -58,7 +58,7 @@ fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Resu
         None if super::vec4_path(dev, n) => (
             &UNARY_VEC4,
             Res::Buf(x.buf().clone()),
-            grid_1d(n / 4, WG * items),
+            grid_1d(n / 4, WG * super::VEC4_ITEMS),
         ),
         None => (&UNARY, Res::Buf(x.buf().clone()), grid_1d(n, WG * items)),
     };
