@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod broadcast;
+pub mod conv2d;
 pub mod cross_entropy;
 pub mod fill;
 pub mod gather;
