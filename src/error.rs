@@ -41,6 +41,16 @@ pub enum Error {
     /// The GPU reported an error (validation, out of memory, lost device).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A file whose bytes are not what its format says (truncated, bad magic, bad count, ...).
+    #[error("{path}: at byte offset {offset}: {msg}")]
+    Format {
+        path: String,
+        offset: u64,
+        msg: String,
+    },
+    /// A bad configuration value (TOML file or command-line flag).
+    #[error("config: {0}")]
+    Config(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
