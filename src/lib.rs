@@ -16,6 +16,7 @@ pub mod bench;
 mod error;
 pub mod ops;
 pub mod optim;
+pub mod report;
 pub mod runtime;
 mod tensor;
 
