@@ -13,6 +13,7 @@
 
 pub mod autograd;
 pub mod bench;
+pub mod data;
 mod error;
 pub mod ops;
 pub mod optim;

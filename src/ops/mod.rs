@@ -1,6 +1,7 @@
 //! One module per kernel family: shape checks, the launch, and the backward rule. Each has a
 //! shader of the same name in `shaders/` and a test file of the same name in `tests/`.
 
+pub mod augment;
 pub mod binary;
 pub mod broadcast;
 pub mod conv2d;
