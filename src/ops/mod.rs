@@ -1,6 +1,7 @@
 //! One module per kernel family: shape checks, the launch, and the backward rule. Each has a
 //! shader of the same name in `shaders/` and a test file of the same name in `tests/`.
 
+pub mod batch_norm;
 pub mod binary;
 pub mod broadcast;
 pub mod conv2d;
@@ -9,6 +10,7 @@ pub mod fill;
 pub mod gather;
 pub mod layout;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod rng;
 pub mod softmax;
