@@ -23,6 +23,7 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     power_iteration(&mut r, quick);
     mlp_adam_step(&mut r, quick);
     conv2d(&mut r, quick);
+    super::norm::entries(&mut r, dev, quick);
     r
 }
 
