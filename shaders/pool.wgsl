@@ -176,8 +176,13 @@ fn shortcut_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let inside = co >= p.pad && co < p.pad + p.c_in;
     let ci = min(co - min(co, p.pad), p.c_in - 1u);
     let base = ((b * p.c_in + ci) * p.h + oy * p.stride) * p.w;
+    // Branches, not select: lanes outside load nothing.
     for (var ox = r.first; ox < r.end; ox++) {
-        dst[r.row * p.ow + ox] = select(0.0, src[base + ox * p.stride], inside);
+        var v = 0.0;
+        if (inside) {
+            v = src[base + ox * p.stride];
+        }
+        dst[r.row * p.ow + ox] = v;
     }
 }
 
@@ -197,7 +202,11 @@ fn shortcut_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     var ox = r.first / p.stride;
     var phase = r.first - ox * p.stride;
     for (var x = r.first; x < r.end; x++) {
-        dst[r.row * p.w + x] = select(0.0, src[base + ox], on_row && phase == 0u);
+        var v = 0.0;
+        if (on_row && phase == 0u) {
+            v = src[base + ox];
+        }
+        dst[r.row * p.w + x] = v;
         phase += 1u;
         if (phase == p.stride) {
             phase = 0u;
@@ -206,16 +215,20 @@ fn shortcut_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
 }
 
-// Nearest upsampling by 2: out[q, y, x] = in[q, y/2, x/2] (the adjoint of a 2×2 stride-2
-// window sum; halving is a shift, unlike the general spread's divisions).
+// Nearest upsampling by 2: each input pixel of row `row` (p.oh × p.ow planes) is written to the
+// 2×2 block it covers in output rows 2·row and 2·row + 1 (p.w = 2·p.ow wide): one load, four
+// stores.
 @compute @workgroup_size(64)
 fn upsample2x(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let r = run_of(flat(gid, nwg), p.planes * p.h, p.w);
+    let r = run_of(flat(gid, nwg), p.planes * p.oh, p.ow);
     if (!r.ok) { return; }
-    let q = r.row / p.h;
-    let base = (q * p.oh + ((r.row - q * p.h) >> 1u)) * p.ow;
+    let top = 2u * r.row * p.w;
     for (var x = r.first; x < r.end; x++) {
-        dst[r.row * p.w + x] = src[base + (x >> 1u)];
+        let v = src[r.row * p.ow + x];
+        dst[top + 2u * x] = v;
+        dst[top + 2u * x + 1u] = v;
+        dst[top + p.w + 2u * x] = v;
+        dst[top + p.w + 2u * x + 1u] = v;
     }
 }
 

@@ -60,20 +60,20 @@ fn items_for(x: &Tensor, trips: u64) -> u32 {
     (super::items_per_invocation(dev) as u64).min(fit) as u32
 }
 
-/// One dispatch of `k` writing `out` (shape `shape`) from `src`, one invocation per run of
-/// `p.items` outputs of a row `width` long.
+/// One dispatch of `k` writing a new tensor of `shape` from `srcs`, one invocation per run of
+/// `p.items` elements of each of `rows` rows `width` long (output rows, except for upsampling).
 fn launch(
     k: &'static Kernel,
     op: &'static str,
     p: &Params,
     srcs: &[&Tensor],
     shape: &[usize],
-    width: usize,
+    (rows, width): (usize, usize),
 ) -> Result<Tensor> {
     let dev = srcs[0].device();
     let out = Tensor::empty(dev, op, shape, DType::F32)?;
     let n = out.numel();
-    let invocations = (n / width) * width.div_ceil(p.items as usize);
+    let invocations = rows * width.div_ceil(p.items as usize);
     let mut res: Vec<Res> = srcs.iter().map(|t| Res::Buf(t.buf().clone())).collect();
     res.push(Res::Buf(out.buf().clone()));
     dev.dispatch(
@@ -116,6 +116,15 @@ fn window(op: &'static str, x: &Tensor, k: usize, stride: usize) -> Result<Param
     })
 }
 
+/// (rows, width) of the window sum's output and input planes.
+fn out_rows(p: &Params) -> (usize, usize) {
+    ((p.planes * p.oh) as usize, p.ow as usize)
+}
+
+fn in_rows(p: &Params) -> (usize, usize) {
+    ((p.planes * p.h) as usize, p.w as usize)
+}
+
 fn out_shape(p: &Params, c: usize) -> [usize; 4] {
     let b = p.planes as usize / c;
     [b, c, p.oh as usize, p.ow as usize]
@@ -130,7 +139,7 @@ fn in_shape(p: &Params, c: usize) -> [usize; 4] {
 /// scale).
 fn window_sum(op: &'static str, x: &Tensor, p: Params) -> Result<Tensor> {
     let c = x.shape()[1];
-    let y = launch(&WINDOW_SUM, op, &p, &[x], &out_shape(&p, c), p.ow as usize)?;
+    let y = launch(&WINDOW_SUM, op, &p, &[x], &out_shape(&p, c), out_rows(&p))?;
     Ok(y.with_grad(
         op,
         &[x],
@@ -141,7 +150,7 @@ fn window_sum(op: &'static str, x: &Tensor, p: Params) -> Result<Tensor> {
 /// scale × the adjoint of the window sums, from g [B, C, OH, OW] to [B, C, H, W].
 fn spread(op: &'static str, g: &Tensor, p: &Params) -> Result<Tensor> {
     let c = g.shape()[1];
-    launch(&WINDOW_SPREAD, op, p, &[g], &in_shape(p, c), p.w as usize)
+    launch(&WINDOW_SPREAD, op, p, &[g], &in_shape(p, c), in_rows(p))
 }
 
 /// sum_hw / global_avg_pool: scale × the sum of each plane, differentiable.
@@ -161,7 +170,7 @@ fn plane_sum(op: &'static str, x: &Tensor, scale: f32) -> Result<Tensor> {
         let last = chunk == n;
         p.scale = if last { scale } else { 1.0 };
         let chunks = n.div_ceil(chunk);
-        y = launch(&SUM_HW, op, &p, &[&y], &[b * c, chunks], chunks)?;
+        y = launch(&SUM_HW, op, &p, &[&y], &[b * c, chunks], (b * c, chunks))?;
         if last {
             break;
         }
@@ -180,7 +189,7 @@ fn plane_sum(op: &'static str, x: &Tensor, scale: f32) -> Result<Tensor> {
         op,
         &[x],
         Box::new(move |g| {
-            let dx = launch(&EXPAND_HW, op, &back, &[g], &in_shape, back.n as usize)?;
+            let dx = launch(&EXPAND_HW, op, &back, &[g], &in_shape, (b * c, h * w))?;
             Ok(vec![Some(dx)])
         }),
     ))
@@ -204,7 +213,8 @@ impl Tensor {
         let shape = out_shape(&p, self.shape()[1]);
         let arg = Tensor::empty(dev, op, &shape, DType::U32)?;
         let y = Tensor::empty(dev, op, &shape, DType::F32)?;
-        let invocations = y.numel() / shape[3] * shape[3].div_ceil(p.items as usize);
+        let (rows, width) = out_rows(&p);
+        let invocations = rows * width.div_ceil(p.items as usize);
         let res = [self, &y, &arg].map(|t| Res::Buf(t.buf().clone())).to_vec();
         dev.dispatch(
             op,
@@ -220,7 +230,7 @@ impl Tensor {
             op,
             &[self],
             Box::new(move |g| {
-                let dx = launch(&MAX_BWD, op, &p, &[g, &arg], &in_shape(&p, c), p.w as usize)?;
+                let dx = launch(&MAX_BWD, op, &p, &[g, &arg], &in_shape(&p, c), in_rows(&p))?;
                 Ok(vec![Some(dx)])
             }),
         ))
@@ -256,12 +266,12 @@ impl Tensor {
             scale: 1.0,
             ..Params::default()
         };
-        let y = launch(&UPSAMPLE, op, &p, &[self], &in_shape(&p, c), p.w as usize)?;
+        let y = launch(&UPSAMPLE, op, &p, &[self], &in_shape(&p, c), in_rows(&p))?;
         Ok(y.with_grad(
             op,
             &[self],
             Box::new(move |g| {
-                let dx = launch(&WINDOW_SUM, op, &p, &[g], &out_shape(&p, c), p.ow as usize)?;
+                let dx = launch(&WINDOW_SUM, op, &p, &[g], &out_shape(&p, c), out_rows(&p))?;
                 Ok(vec![Some(dx)])
             }),
         ))
@@ -303,7 +313,7 @@ impl Tensor {
             &fwd,
             &[self],
             &out_shape(&fwd, out_channels),
-            p.ow as usize,
+            out_rows(&fwd),
         )?;
         let bwd = Params {
             planes: (b * c) as u32,
@@ -313,7 +323,14 @@ impl Tensor {
             op,
             &[self],
             Box::new(move |g| {
-                let dx = launch(&SHORTCUT_BWD, op, &bwd, &[g], &in_shape(&bwd, c), w)?;
+                let dx = launch(
+                    &SHORTCUT_BWD,
+                    op,
+                    &bwd,
+                    &[g],
+                    &in_shape(&bwd, c),
+                    in_rows(&bwd),
+                )?;
                 Ok(vec![Some(dx)])
             }),
         ))
