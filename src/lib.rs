@@ -23,6 +23,7 @@ mod tensor;
 
 pub use autograd::{grad_enabled, no_grad};
 pub use error::{Error, Result};
+pub use ops::batch_norm::{BatchNorm, BnMode};
 pub use ops::rng::Generator;
 pub use runtime::Device;
 pub use tensor::{read_all, DType, Tensor};

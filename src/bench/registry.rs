@@ -24,6 +24,7 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     mlp_adam_step(&mut r, quick);
     conv2d(&mut r, quick);
     super::augment::entries(&mut r, quick);
+    super::norm::entries(&mut r, dev, quick);
     r
 }
 

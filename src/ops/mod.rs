@@ -2,6 +2,7 @@
 //! shader of the same name in `shaders/` and a test file of the same name in `tests/`.
 
 pub mod augment;
+pub mod batch_norm;
 pub mod binary;
 pub mod broadcast;
 pub mod conv2d;
@@ -10,6 +11,7 @@ pub mod fill;
 pub mod gather;
 pub mod layout;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod rng;
 pub mod softmax;
