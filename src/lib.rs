@@ -15,11 +15,13 @@ pub mod autograd;
 pub mod bench;
 pub mod data;
 mod error;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod report;
 pub mod runtime;
 mod tensor;
+pub mod train;
 
 pub use autograd::{grad_enabled, no_grad};
 pub use error::{Error, Result};

@@ -243,6 +243,22 @@ impl Tensor {
         ))
     }
 
+    /// Overwrites this tensor's values with `src`'s (same shape and dtype), in place: every
+    /// handle to this buffer (an optimizer's parameter list, say) sees the new values. Records a
+    /// GPU copy; not differentiable.
+    pub fn assign(&self, src: &Tensor) -> Result<()> {
+        if src.shape() != self.shape() || src.dtype() != self.dtype() {
+            return Err(Error::Shape {
+                op: "assign",
+                lhs: self.shape().to_vec(),
+                rhs: src.shape().to_vec(),
+            });
+        }
+        let bytes = 4 * self.numel() as u64;
+        self.0.device.copy(src.buf(), 0, self.buf(), 0, bytes);
+        Ok(())
+    }
+
     /// The accumulated gradient of a parameter.
     pub fn grad(&self) -> Option<Tensor> {
         self.0.grad.lock().unwrap().clone()

@@ -9,6 +9,7 @@ mod augment;
 mod norm;
 mod peak;
 mod registry;
+mod resnet;
 mod timing;
 
 pub use registry::{input, registry};
@@ -45,6 +46,8 @@ pub struct Bench {
     pub flops: f64,
     /// Bytes one iteration must move at least: inputs read once plus outputs written once.
     pub bytes: f64,
+    /// Items (images) one iteration processes, for whole-model entries; 0 for kernels.
+    pub items: f64,
     setup: Setup,
 }
 
@@ -90,8 +93,15 @@ impl Bench {
             bound,
             flops,
             bytes,
+            items: 0.0,
             setup: Box::new(setup),
         }
+    }
+
+    /// Reports `items` per iteration as items/s (images/s for a training step).
+    pub fn with_items(mut self, items: f64) -> Bench {
+        self.items = items;
+        self
     }
 
     /// Whether any filter is a prefix of the kernel name (no filters: everything matches).

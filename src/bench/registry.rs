@@ -25,6 +25,7 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     conv2d(&mut r, quick);
     super::augment::entries(&mut r, quick);
     super::norm::entries(&mut r, dev, quick);
+    super::resnet::entries(&mut r, quick);
     r
 }
 

@@ -42,6 +42,9 @@ struct Record<'a> {
     first_ms: f64,
     reps: usize,
     iters: u64,
+    /// Images per second, for whole-model entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    images_per_sec: Option<f64>,
 }
 
 /// The measured peaks, filled in as the peak entries finish.
@@ -156,6 +159,7 @@ fn record<'a>(
         first_ms: m.first_ms,
         reps: m.reps,
         iters: m.iters,
+        images_per_sec: (b.items > 0.0).then(|| b.items / secs),
     }
 }
 
@@ -168,8 +172,11 @@ fn print_header() {
 
 fn print_row(r: &Record) {
     let pct = r.peak_pct.map_or("-".into(), |p| format!("{p:.1}"));
+    let items = r
+        .images_per_sec
+        .map_or(String::new(), |v| format!("  {v:.1} img/s"));
     println!(
-        "{:<16} {:<18} {:<34} {:<7} {:<10} {:>10.3} {:>9.2} {:>8.2} {:>7}",
+        "{:<16} {:<18} {:<34} {:<7} {:<10} {:>10.3} {:>9.2} {:>8.2} {:>7}{items}",
         r.kernel, r.shape, r.device, r.backend, r.variant, r.median_ms, r.gflops, r.gbps, pct
     );
 }

@@ -2,7 +2,11 @@
 //! `main` prints as `error: ...` with exit code 1.
 
 mod bench;
+mod demo;
 mod devices;
+mod eval;
+mod report;
+mod train;
 
 use tailgrad::Result;
 
@@ -28,11 +32,21 @@ enum Cmd {
     },
     /// Time kernels against the device's measured FMA and copy peaks.
     Bench(bench::Args),
+    /// Train a model (see `tailgrad train classifier --help`).
+    #[command(subcommand)]
+    Train(Box<train::What>),
+    /// Re-evaluate a classifier checkpoint on its run's test set.
+    Eval(eval::Args),
+    /// Train the small CNN on the bundled long-tailed Fashion-MNIST and print the per-split table.
+    Demo(demo::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Devices { json } => devices::run(json),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Train(what) => train::run(*what),
+        Cmd::Eval(args) => eval::run(args),
+        Cmd::Demo(args) => demo::run(args),
     }
 }

@@ -107,6 +107,18 @@ pub enum Split {
     Few,
 }
 
+impl Split {
+    pub const ALL: [Split; 3] = [Split::Many, Split::Medium, Split::Few];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Many => "many",
+            Split::Medium => "medium",
+            Split::Few => "few",
+        }
+    }
+}
+
 impl SplitThresholds {
     /// The split of a class with `count` training images.
     pub fn split_of(&self, count: usize) -> Split {

@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     pub pipelines: PipelineCache,
     pub pool: BufferPool,
     pub rec: Mutex<Recorder>,
+    /// The submission of the previous [`Device::end_step`], which the next one waits for.
+    pub last_step: Mutex<Option<wgpu::SubmissionIndex>>,
     /// `TAILGRAD_DEBUG=sync`: submit and check every op's output for NaN/Inf.
     pub debug_sync: bool,
     /// Any `TAILGRAD_DEBUG` value: build every shader with bounds checks.
@@ -120,6 +122,7 @@ impl Device {
             pipelines: PipelineCache::default(),
             pool: BufferPool::new(debug.split(',').any(|s| s == "nopool")),
             rec: Mutex::new(Recorder::default()),
+            last_step: Mutex::new(None),
             debug_sync: debug.split(',').any(|s| s == "sync"),
             checked: !debug.is_empty(),
             gpu_error,
@@ -346,10 +349,10 @@ impl Device {
         self.submit_locked(&mut rec);
     }
 
-    fn submit_locked(&self, rec: &mut Recorder) {
+    fn submit_locked(&self, rec: &mut Recorder) -> Option<wgpu::SubmissionIndex> {
         // Queue writes ride on the next submit, so only skip when there are none pending either.
         if rec.cmds.is_empty() && rec.pending_writes == 0 {
-            return;
+            return None;
         }
         let uniforms = (!rec.arena.is_empty()).then(|| {
             let u = self.0.pool.get(
@@ -361,7 +364,28 @@ impl Device {
             u
         });
         let cb = rec.encode(&self.0.device, uniforms.as_deref());
-        self.0.queue.submit([cb]);
+        Some(self.0.queue.submit([cb]))
+    }
+
+    /// Ends a training step: submits it, then waits for the *previous* step's submission, so the
+    /// CPU records step n+1 while the GPU runs step n but never runs further ahead (progress bars
+    /// and timings stay honest, queued work stays bounded). Reads nothing back.
+    pub fn end_step(&self) -> Result<()> {
+        let index = {
+            let mut rec = self.0.rec.lock().unwrap();
+            self.submit_locked(&mut rec)
+        };
+        let prev = std::mem::replace(&mut *self.0.last_step.lock().unwrap(), index);
+        if let Some(prev) = prev {
+            self.0
+                .device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(prev),
+                    timeout: None,
+                })
+                .map_err(|e| Error::Gpu(e.to_string()))?;
+        }
+        self.check_gpu_error()
     }
 
     /// Waits until the GPU has finished everything submitted.

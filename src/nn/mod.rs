@@ -1,0 +1,107 @@
+//! Layers and models: a small `Module` abstraction over the ops (candle/PyTorch-shaped).
+//!
+//! A module is a plain struct of tensors. `forward` takes the [`Mode`] explicitly (no hidden
+//! train/eval flag to forget), and `state` lists every tensor under a dotted name: trainable
+//! parameters and buffers (BatchNorm running statistics). That one list is the parameter list for
+//! an optimizer and the state dict for a checkpoint.
+
+mod batch_norm;
+mod classifier;
+mod conv2d;
+mod linear;
+mod normed_linear;
+mod relu;
+mod resnet;
+mod small_cnn;
+
+pub use batch_norm::BatchNorm2d;
+pub use classifier::{Arch, Classifier, Head, HeadKind};
+pub use conv2d::Conv2d;
+pub use linear::Linear;
+pub use normed_linear::NormedLinear;
+pub use relu::Relu;
+pub use resnet::{BasicBlock, ResNet};
+pub use small_cnn::SmallCnn;
+
+use crate::{Error, Result, Tensor};
+
+/// Training uses batch statistics and updates running ones; evaluation uses running statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// One named state tensor of a module.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub name: String,
+    pub tensor: Tensor,
+    /// Parameters are trained; buffers (running statistics) are only saved and loaded.
+    pub trainable: bool,
+}
+
+pub trait Module {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor>;
+    /// Appends every state tensor, named `prefix` + field path (`layer1.0.conv1.weight`).
+    fn state(&self, prefix: &str, out: &mut Vec<State>);
+}
+
+/// The state list of a module.
+pub fn state_of(m: &dyn Module) -> Vec<State> {
+    let mut out = Vec::new();
+    m.state("", &mut out);
+    out
+}
+
+/// The trainable parameters of a module, in a fixed order (an optimizer's parameter list).
+pub fn parameters(m: &dyn Module) -> Vec<Tensor> {
+    state_of(m)
+        .into_iter()
+        .filter(|s| s.trainable)
+        .map(|s| s.tensor)
+        .collect()
+}
+
+/// Copies `values` (name → tensor of the same shape) into the module's tensors in place, so
+/// optimizers holding them see the new values. Every state tensor must be present.
+pub fn load_state(m: &dyn Module, values: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+    for s in state_of(m) {
+        let src = values(&s.name).ok_or_else(|| Error::Invalid {
+            op: "load_state",
+            msg: format!("missing state tensor {:?}", s.name),
+        })?;
+        s.tensor.assign(&src).map_err(|e| Error::Invalid {
+            op: "load_state",
+            msg: format!("{}: {e}", s.name),
+        })?;
+    }
+    Ok(())
+}
+
+/// `prefix.name`, or `name` at the root.
+pub(crate) fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Pushes a parameter.
+pub(crate) fn param(out: &mut Vec<State>, prefix: &str, name: &str, t: &Tensor) {
+    out.push(State {
+        name: join(prefix, name),
+        tensor: t.clone(),
+        trainable: true,
+    });
+}
+
+/// Pushes a buffer.
+pub(crate) fn buffer(out: &mut Vec<State>, prefix: &str, name: &str, t: &Tensor) {
+    out.push(State {
+        name: join(prefix, name),
+        tensor: t.clone(),
+        trainable: false,
+    });
+}

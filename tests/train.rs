@@ -1,0 +1,163 @@
+//! End to end: the classifier trainer on the bundled long-tailed Fashion-MNIST subset. Every file
+//! of the run directory, accuracy well above chance, re-evaluation from the checkpoint, and a
+//! killed-then-resumed run ending exactly where an uninterrupted one does.
+
+use std::path::{Path, PathBuf};
+use tailgrad::train::{evaluate_checkpoint, train_classifier, RunOptions, TrainConfig};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tailgrad-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn quiet() -> RunOptions {
+    RunOptions {
+        quiet: true,
+        ..RunOptions::default()
+    }
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn demo_preset_learns_and_writes_the_run_directory() {
+    let out = scratch("demo");
+    let cfg = TrainConfig {
+        out: out.clone(),
+        ..TrainConfig::demo()
+    };
+    let s = train_classifier(&cfg, &quiet()).unwrap();
+    // Chance is 10%. Measured on lavapipe: see docs/results.md; the bound leaves a wide margin.
+    assert!(s.eval.top1 > 0.60, "top-1 {}", s.eval.top1);
+    assert!(s.eval.many.unwrap() > s.eval.few.unwrap(), "{:?}", s.eval);
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "checkpoint.safetensors",
+        "loss.png",
+        "accuracy.png",
+        "per_class.png",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), cfg.epochs);
+    let summary = json(&out.join("summary.json"));
+    for k in [
+        "top1",
+        "many",
+        "medium",
+        "few",
+        "per_class",
+        "epochs",
+        "train_images_per_sec",
+        "device",
+    ] {
+        assert!(summary.get(k).is_some(), "summary.json lacks {k}");
+    }
+    assert_eq!(
+        TrainConfig::from_file(&out.join("config.toml")).unwrap(),
+        cfg
+    );
+    let (again, _) = evaluate_checkpoint(&out.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(
+        again.eval, s.eval,
+        "re-evaluation differs from the run's last epoch"
+    );
+}
+
+#[test]
+fn killed_and_resumed_run_matches_an_uninterrupted_one() {
+    let base = TrainConfig {
+        epochs: 3,
+        ..TrainConfig::demo()
+    };
+    let full_dir = scratch("full");
+    let full = train_classifier(
+        &TrainConfig {
+            out: full_dir.clone(),
+            ..base.clone()
+        },
+        &quiet(),
+    )
+    .unwrap();
+    let cut_dir = scratch("cut");
+    let cut_cfg = TrainConfig {
+        out: cut_dir.clone(),
+        ..base
+    };
+    // "Killed" after epoch 1 ...
+    train_classifier(
+        &cut_cfg,
+        &RunOptions {
+            stop_after: Some(1),
+            ..quiet()
+        },
+    )
+    .unwrap();
+    // ... and resumed from its checkpoint to the end.
+    let resumed = train_classifier(
+        &cut_cfg,
+        &RunOptions {
+            resume: true,
+            ..quiet()
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.eval, full.eval);
+    let metrics = |d: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("train_seconds");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(metrics(&cut_dir), metrics(&full_dir));
+}
+
+#[test]
+fn bad_configs_are_errors_not_panics() {
+    let bad = [
+        "epochs = 0",
+        "model = \"resnet21\"",
+        "dataset = \"imagenet\"",
+        "optimizer = \"lion\"",
+        "rho = 0.5",
+        "learning_rate = 0.1",
+    ];
+    for text in bad {
+        let err = TrainConfig::from_toml(text)
+            .and_then(|cfg| {
+                train_classifier(
+                    &TrainConfig {
+                        out: scratch("bad"),
+                        ..cfg
+                    },
+                    &quiet(),
+                )
+                .map(|_| ())
+            })
+            .unwrap_err();
+        assert!(!err.to_string().is_empty(), "{text}");
+    }
+    let err = train_classifier(
+        &TrainConfig {
+            data_dir: Some("/nonexistent".into()),
+            dataset: "mnist".into(),
+            out: scratch("nodata"),
+            ..TrainConfig::demo()
+        },
+        &quiet(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("/nonexistent"), "{err}");
+}
