@@ -13,20 +13,24 @@ pub(super) fn entries(r: &mut Vec<Bench>, _dev: &Device, quick: bool) {
 }
 
 /// Training-mode BN with affine and fused ReLU, forward and backward (dx, dgamma, dbeta) at the
-/// first stage's 16×32×32. Must move at least x and g in, y and dx out: 16 bytes per element.
+/// first stage's 16×32×32, in each reduction variant; and at 31×31, whose planes are not a
+/// multiple of 4 long, so software adapters read storage buffers instead of textures. Must move
+/// at least x and g in, y and dx out: 16 bytes per element.
 fn batch_norm2d(r: &mut Vec<Bench>, b: usize) {
-    let shape = [b, 16, 32, 32];
-    let n: usize = shape.iter().product();
-    for (variant, name) in [
-        (BnVariant::Auto, "auto"),
-        (BnVariant::Lanes, "lanes"),
-        (BnVariant::Tree, "tree"),
-    ] {
+    let cases = [
+        (32, BnVariant::Auto, "auto"),
+        (32, BnVariant::Lanes, "lanes"),
+        (32, BnVariant::Tree, "tree"),
+        (31, BnVariant::Auto, "auto"),
+    ];
+    for (hw, variant, name) in cases {
+        let shape = [b, 16, hw, hw];
+        let n: usize = shape.iter().product();
         // Per element: 4 FLOPs for the statistics, 4 to normalise, 7 and 8 in the two backward
         // passes (ReLU mask recomputed in both).
         r.push(Bench::memory(
             "batch_norm2d",
-            format!("{b}x16x32x32"),
+            format!("{b}x16x{hw}x{hw}"),
             name,
             23.0 * n as f64,
             16.0 * n as f64,
