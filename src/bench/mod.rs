@@ -5,6 +5,7 @@
 //! (outside any timed region) and returns a [`Step`] that records one iteration. How entries are
 //! timed is in [`timing`](measure); the list of entries is [`registry`].
 
+mod conv2d;
 mod peak;
 mod registry;
 mod timing;
