@@ -152,7 +152,9 @@ pub fn conv2d_ex(
         }
     }
     let v = variant.resolve(x.device(), &g)?;
-    let y = match v {
+    let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
+    // The texture variant keeps x packed for the weight gradient (one pack pass less per step).
+    let (y, xp) = match v {
         Variant::Im2col => {
             let y = im2col::forward(x, w, &g)?;
             return match bias {
@@ -160,19 +162,21 @@ pub fn conv2d_ex(
                 None => Ok(y),
             };
         }
-        Variant::Texture => texture::forward(x, w, bias, &g)?,
-        _ => tiled::forward(x, w, bias, &g)?,
+        Variant::Texture => {
+            let (y, xp) = texture::forward(x, w, bias, &g)?;
+            (y, (need_w && crate::grad_enabled()).then_some(xp))
+        }
+        _ => (tiled::forward(x, w, bias, &g)?, None),
     };
     let mut parents = vec![x, w];
     parents.extend(bias);
     let (xd, wd) = (x.detach(), w.detach());
-    let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
     let need_b = bias.map(|b| b.requires_grad());
     Ok(y.with_grad(
         "conv2d",
         &parents,
         Box::new(move |dy| {
-            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need_x, need_w))?;
+            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need_x, need_w), xp.as_ref())?;
             let mut out = vec![dx, dw];
             if let Some(need) = need_b {
                 out.push(need.then(|| bias_grad(dy, &g)).transpose()?);
@@ -182,7 +186,8 @@ pub fn conv2d_ex(
     ))
 }
 
-/// The gradients of x and w that are `need`ed, from one packing of dy where the variant packs.
+/// The gradients of x and w that are `need`ed, from one packing of dy where the variant packs
+/// (and x as packed by the forward pass, when it kept it).
 fn backward(
     x: &Tensor,
     w: &Tensor,
@@ -190,16 +195,18 @@ fn backward(
     g: &Geom,
     v: Variant,
     (need_x, need_w): (bool, bool),
+    xp: Option<&texture::Packed>,
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
     match v {
         Variant::Texture => {
             let dp = texture::pack_dy(dy, g)?;
-            Ok((
-                need_x.then(|| texture::grad_input(&dp, w, g)).transpose()?,
-                need_w
-                    .then(|| texture::grad_weight(x, &dp, g))
-                    .transpose()?,
-            ))
+            let dx = need_x.then(|| texture::grad_input(&dp, w, g)).transpose()?;
+            let dw = match (need_w, xp) {
+                (false, _) => None,
+                (true, Some(xp)) => Some(texture::grad_weight(xp, &dp, g)?),
+                (true, None) => Some(texture::grad_weight(&texture::pack_x(x, g)?, &dp, g)?),
+            };
+            Ok((dx, dw))
         }
         Variant::Tiled => Ok((
             need_x.then(|| tiled::grad_input(dy, w, g)).transpose()?,
@@ -247,7 +254,7 @@ pub fn conv2d_grad_input(
     check_dy(&g, dy)?;
     let v = variant.resolve(w.device(), &g)?;
     let _guard = crate::no_grad();
-    let (dx, _) = backward(dy, w, dy, &g, v, (true, false))?;
+    let (dx, _) = backward(dy, w, dy, &g, v, (true, false), None)?;
     Ok(dx.expect("requested"))
 }
 
@@ -266,6 +273,6 @@ pub fn conv2d_grad_weight(
     check_dy(&g, dy)?;
     let v = variant.resolve(x.device(), &g)?;
     let _guard = crate::no_grad();
-    let (_, dw) = backward(x, dy, dy, &g, v, (false, true))?;
+    let (_, dw) = backward(x, dy, dy, &g, v, (false, true), None)?;
     Ok(dw.expect("requested"))
 }

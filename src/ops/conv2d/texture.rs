@@ -82,6 +82,7 @@ const PACK_THREADS: usize = 64 * 256;
 /// A [B, C, H, W] tensor packed as padded NHWC4: texel ((b·hp + yp)·wp + xp)·c4n + c4 holds
 /// channels 4c4.. of pixel (yp − pt, xp − pl).
 pub(super) struct Packed {
+    device: Device,
     tex: Arc<GpuTexture>,
     hp: usize,
     wp: usize,
@@ -210,6 +211,7 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
         &[],
     )?;
     Ok(Packed {
+        device: dev.clone(),
         tex,
         hp,
         wp,
@@ -359,11 +361,21 @@ fn run_all(
     y.reshape(shape)
 }
 
-/// y = conv2d(x, w) + bias, no graph.
-pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Geom) -> Result<Tensor> {
-    let d = g.forward();
-    let xp = pack(x, padding(&[d], g.h, g.w))?;
-    run_all(&xp, w, &[d], g.b, bias, &g.y_shape())
+/// x packed for the forward pass and the weight gradient.
+pub(super) fn pack_x(x: &Tensor, g: &Geom) -> Result<Packed> {
+    pack(x, padding(&[g.forward()], g.h, g.w))
+}
+
+/// y = conv2d(x, w) + bias, no graph; also returns packed x for the weight gradient.
+pub(super) fn forward(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &Geom,
+) -> Result<(Tensor, Packed)> {
+    let xp = pack_x(x, g)?;
+    let y = run_all(&xp, w, &[g.forward()], g.b, bias, &g.y_shape())?;
+    Ok((y, xp))
 }
 
 /// dy packed for both gradients: padded for the stride phases of the input gradient.
@@ -376,10 +388,9 @@ pub(super) fn grad_input(dp: &Packed, w: &Tensor, g: &Geom) -> Result<Tensor> {
     run_all(dp, w, &g.grad_input_phases(), g.b, None, &g.x_shape())
 }
 
-/// dW from x and packed dy: split-K partials, summed in order.
-pub(super) fn grad_weight(x: &Tensor, dp: &Packed, g: &Geom) -> Result<Tensor> {
-    let dev = x.device();
-    let xp = pack(x, padding(&[g.forward()], g.h, g.w))?;
+/// dW from packed x and dy: split-K partials, summed in order.
+pub(super) fn grad_weight(xp: &Packed, dp: &Packed, g: &Geom) -> Result<Tensor> {
+    let dev = &xp.device;
     let pixels = g.pixels();
     let budget = dev.loop_budget().min(u32::MAX as u64) as usize;
     let run = WGRAD_RUN.min(budget.saturating_sub(2).max(1));
