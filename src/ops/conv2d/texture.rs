@@ -75,9 +75,6 @@ const GROUP_PIXELS: usize = 128;
 const TILE_N: usize = 16;
 /// Pixels one weight-gradient lane sums, at most (less where the loop budget is smaller).
 const WGRAD_RUN: usize = 2048;
-/// Invocations of a pack dispatch (each walks its share of the jobs): enough workgroups for the
-/// driver's threads, few enough that the ~0.8 µs per workgroup stays small.
-const PACK_THREADS: usize = 64 * 256;
 
 /// A [B, C, H, W] tensor packed as padded NHWC4: texel ((b·hp + yp)·wp + xp)·c4n + c4 holds
 /// channels 4c4.. of pixel (yp − pt, xp − pl).
@@ -112,7 +109,8 @@ fn packed_texels(shape: &[usize], pad: [usize; 4]) -> usize {
 }
 
 /// Whether the variant can run `g` on `dev`: storage textures, every packed operand within the
-/// texture limits, and every index the shaders divide below [`DIV_LIMIT`].
+/// texture limits, its rows within the pack kernel's loop budget, and every index the shaders
+/// divide below [`DIV_LIMIT`].
 pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
     let rows = dev.limits().max_texture_dimension_2d as usize;
     let tex_ok = |texels: usize| texels.div_ceil(TEX_W) <= rows && texels < 4 * DIV_LIMIT;
@@ -121,8 +119,13 @@ pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
     // Weight panels: taps · input-channel quads · 4 · output-channel quads (forward, and at
     // most as many per input-gradient phase).
     let panels = |cin: usize, n: usize| g.kh * g.kw * cin.div_ceil(4) * 4 * n.div_ceil(TILE_N) * 4;
+    let row_ok = |w: usize, pad: [usize; 4]| {
+        ((w + pad[2] + pad[3]).div_ceil(4) + 1) as u64 <= dev.loop_budget()
+    };
     dev.storage_textures()
         && TEX_W <= rows
+        && row_ok(g.w, fwd)
+        && row_ok(g.ow, bwd)
         && tex_ok(packed_texels(&g.x_shape(), fwd))
         && tex_ok(packed_texels(&g.y_shape(), bwd))
         && tex_ok(panels(g.c, g.o))
@@ -164,50 +167,36 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
     let texels = s[0] * hp * wp * c4n;
     let tex = dev.texture("conv2d", TEX_W as u32, texels.div_ceil(TEX_W) as u32)?;
     let (lin, lw) = linear(t)?;
-    let xq = wp.div_ceil(4);
-    let jobs = s[0] * hp * c4n * xq;
-    let budget = dev.loop_budget().min(u32::MAX as u64) as usize;
-    let threads = PACK_THREADS
-        .max(jobs.div_ceil(budget.saturating_sub(2).max(1)))
-        .next_multiple_of(64);
-    let grid = grid_1d(threads, 64);
-    let threads = grid[0] as usize * grid[1] as usize * 64;
+    let quads = wp.div_ceil(4);
+    let rows = s[0] * c4n * hp;
     let v = u32s(
         "conv2d",
         &[
-            jobs,
-            xq,
+            rows,
+            quads,
             c4n,
             hp,
-            0,
-            0,
-            0,
+            wp,
             s[1],
             s[2],
             s[3],
             pad[0],
             pad[2],
-            wp,
             lw,
             (lin.width * lin.height - 1) as usize,
             s[3].is_multiple_of(4) as usize,
-            threads,
             0,
             0,
             0,
         ],
     )?;
-    let mut v: [u32; 20] = v.try_into().expect("20 params");
-    v[4] = f32_bits(1.0 / xq as f32);
-    v[5] = f32_bits(1.0 / c4n as f32);
-    v[6] = f32_bits(1.0 / hp as f32);
     dev.dispatch(
         "conv2d",
         &PACK,
         &[],
         bytemuck::cast_slice(&v),
         vec![Res::Tex(lin), Res::Tex(tex.clone())],
-        grid,
+        grid_1d(rows, 64),
         &[],
     )?;
     Ok(Packed {
