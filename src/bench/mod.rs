@@ -6,6 +6,7 @@
 //! timed is in [`timing`](measure); the list of entries is [`registry`].
 
 mod augment;
+mod conv2d;
 mod norm;
 mod peak;
 mod registry;

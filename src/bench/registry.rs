@@ -22,7 +22,7 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     matmul(&mut r, dev, quick);
     power_iteration(&mut r, quick);
     mlp_adam_step(&mut r, quick);
-    conv2d(&mut r, quick);
+    super::conv2d::entries(&mut r, dev, quick);
     super::augment::entries(&mut r, quick);
     super::norm::entries(&mut r, dev, quick);
     super::resnet::entries(&mut r, quick);
@@ -279,27 +279,6 @@ fn mlp_adam_step(r: &mut Vec<Bench>, quick: bool) {
                 loss.backward()?;
                 opt.step()
             }))
-        },
-    ));
-}
-
-/// conv2d forward (im2col + matmul) at the ResNet stem: batch 64, 3→16 channels, 32×32, 3×3,
-/// pad 1 (burn 0.22 on lavapipe: 0.28 GFLOP/s, see the shared lavapipe notes).
-fn conv2d(r: &mut Vec<Bench>, quick: bool) {
-    let b = if quick { 8 } else { 64 };
-    let (c, hw, o, k) = (3, 32, 16, 3);
-    let flops = 2.0 * (b * o * hw * hw * c * k * k) as f64;
-    let bytes = 4.0 * (b * c * hw * hw + o * c * k * k + b * o * hw * hw) as f64;
-    r.push(Bench::compute(
-        "conv2d",
-        format!("{b}x{c}x{hw}x{hw}-{o}x{k}x{k}"),
-        "im2col",
-        flops,
-        bytes,
-        move |dev| {
-            let x = input(dev, &[b, c, hw, hw], 31)?;
-            let w = input(dev, &[o, c, k, k], 32)?;
-            Ok(Box::new(move || x.conv2d(&w, None, 1, 1).map(drop)))
         },
     ));
 }
