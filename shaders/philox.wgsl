@@ -1,5 +1,5 @@
-// Prelude: Philox4x32-10 (Salmon et al., SC'11; Random123), the same generator as rng.wgsl, for
-// kernels that draw their own random numbers. Concatenated in front of a family's shader by
+// Prelude: Philox4x32-10 (Salmon et al., SC'11; Random123), shared by rng.wgsl and every
+// kernel that draws its own random numbers. Concatenated in front of a family's shader by
 // `kernel!(K = ["philox", "<family>"]::..)`.
 
 const PHILOX_M0: u32 = 0xD2511F53u;

@@ -9,7 +9,7 @@ use crate::runtime::{grid_1d, Device, Res, WG};
 use crate::tensor::{check_shape, DType};
 use crate::{kernel, Error, Result, Tensor};
 
-kernel!(RNG = "rng"::"main" [ReadWrite]);
+kernel!(RNG = ["philox", "rng"]::"main" [ReadWrite]);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
