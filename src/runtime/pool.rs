@@ -71,6 +71,8 @@ pub(crate) struct PoolInner {
     tex_free: Mutex<HashMap<(u32, u32), Vec<TexEntry>>>,
     created: AtomicU64,
     bytes_created: AtomicU64,
+    /// Bytes of every buffer and texture handed out, reused or new.
+    bytes_handed: AtomicU64,
     /// `TAILGRAD_DEBUG=nopool`: never reuse, to rule the pool out when hunting a bug.
     disabled: bool,
 }
@@ -93,6 +95,7 @@ impl BufferPool {
             tex_free: Mutex::new(HashMap::new()),
             created: AtomicU64::new(0),
             bytes_created: AtomicU64::new(0),
+            bytes_handed: AtomicU64::new(0),
             disabled,
         }))
     }
@@ -123,6 +126,7 @@ impl BufferPool {
         } else {
             class
         };
+        self.0.bytes_handed.fetch_add(size, Ordering::Relaxed);
         let reused = self
             .0
             .free
@@ -151,6 +155,9 @@ impl BufferPool {
     /// An `rgba32float` storage texture of exactly `width` x `height`, reused when one is free.
     /// Contents are undefined.
     pub fn texture(&self, device: &wgpu::Device, width: u32, height: u32) -> Arc<GpuTexture> {
+        self.0
+            .bytes_handed
+            .fetch_add(16 * width as u64 * height as u64, Ordering::Relaxed);
         let reused = self
             .0
             .tex_free
@@ -197,5 +204,9 @@ impl BufferPool {
     /// Bytes of all buffers and textures ever created.
     pub fn bytes_created(&self) -> u64 {
         self.0.bytes_created.load(Ordering::Relaxed)
+    }
+
+    pub fn bytes_handed(&self) -> u64 {
+        self.0.bytes_handed.load(Ordering::Relaxed)
     }
 }

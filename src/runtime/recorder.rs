@@ -47,6 +47,9 @@ pub(crate) struct Recorder {
     pub arena: Vec<u8>,
     /// `queue.write_buffer` calls since the last submit (cubecl#1120: submit before 64 pile up).
     pub pending_writes: u32,
+    /// The pool's handed-out-bytes counter at the last submit: recorded commands hold their
+    /// resources, so a long recording grows memory instead of recycling it.
+    pub handed_mark: u64,
     pub dispatches_total: u64,
     pub submits_total: u64,
 }

@@ -274,6 +274,9 @@ impl Setup {
             let (x, _) = self.gpu_test.batch(idx, &self.eval_aug, 0, 0)?;
             let logits = self.model.forward(&x, Mode::Eval)?;
             preds.push(logits.argmax(1, false)?);
+            // Recorded commands hold their buffers until submitted: submit per batch so the
+            // pool recycles activations instead of holding every batch's at once.
+            self.dev.end_step()?;
         }
         let refs: Vec<&Tensor> = preds.iter().collect();
         // read_all converts u32 tensors to f32 by value (exact below 2^24).
