@@ -220,3 +220,72 @@ fn unwritable_json_path_is_a_clear_error() {
     let err = text(&out.stderr);
     assert!(err.contains("error: /nonexistent-dir/x.jsonl:"), "{err}");
 }
+
+#[test]
+fn train_with_a_config_file_then_eval_and_resume() {
+    let dir = std::env::temp_dir().join(format!("tailgrad-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("run.toml");
+    std::fs::write(
+        &cfg,
+        "dataset = \"bundled\"\nrho = 1.0\nmodel = \"small-cnn\"\nbatch = 64\n",
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let run = |args: &[&str]| {
+        let o = tailgrad(args, &[]);
+        assert_no_panic(&o);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    // Flags override the file: one epoch, into `out`.
+    let s = run(&[
+        "train",
+        "classifier",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(s.contains("many") && s.contains("few"), "{s}");
+    let written = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        written.contains("epochs = 1") && written.contains("model = \"small-cnn\""),
+        "{written}"
+    );
+    let ck = out.join("checkpoint.safetensors");
+    let e = run(&["eval", "--checkpoint", ck.to_str().unwrap(), "--json"]);
+    assert!(e.contains("\"top1\""), "{e}");
+    // Resuming a finished run trains nothing more and reports the same table.
+    let r = run(&[
+        "train",
+        "classifier",
+        "--resume",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(
+        r.lines()
+            .filter(|l| l.starts_with("all"))
+            .collect::<Vec<_>>(),
+        s.lines()
+            .filter(|l| l.starts_with("all"))
+            .collect::<Vec<_>>()
+    );
+    // A bad key is a clean error naming it.
+    std::fs::write(&cfg, "epochz = 3\n").unwrap();
+    let o = tailgrad(
+        &["train", "classifier", "--config", cfg.to_str().unwrap()],
+        &[],
+    );
+    assert_no_panic(&o);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("epochz"),
+        "{}",
+        text(&o.stderr)
+    );
+}
