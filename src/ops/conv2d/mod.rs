@@ -17,7 +17,7 @@
 
 mod geom;
 mod im2col;
-mod texture;
+pub mod texture;
 mod tiled;
 
 pub use geom::Geom;

@@ -9,7 +9,7 @@
 
 use super::geom::{Direct, Geom};
 use super::u32s;
-use crate::runtime::{grid_1d, Device, GpuTexture, Kernel, Res, MAX_GROUPS};
+use crate::runtime::{grid_1d, Bind, Device, GpuTexture, Kernel, Res, MAX_GROUPS};
 use crate::tensor::DType;
 use crate::{Error, Result, Tensor};
 use std::sync::Arc;
@@ -49,8 +49,6 @@ static WGRAD: Kernel = tex_kernel(
     ],
 );
 
-use crate::runtime::Bind;
-
 const fn tex_kernel(
     name: &'static str,
     source: &'static str,
@@ -73,7 +71,7 @@ const DIV_LIMIT: usize = 1 << 24;
 /// Output pixels per workgroup of the conv kernel, and output channels per tile.
 const GROUP_PIXELS: usize = 128;
 const TILE_N: usize = 16;
-/// Pixels one weight-gradient lane sums, at most (less where the loop budget is smaller).
+/// Pixels one weight-gradient lane sums, at most (fewer where the loop budget is smaller).
 const WGRAD_RUN: usize = 2048;
 
 /// A [B, C, H, W] tensor packed as padded NHWC4: texel ((b·hp + yp)·wp + xp)·c4n + c4 holds
@@ -113,7 +111,7 @@ fn packed_texels(shape: &[usize], pad: [usize; 4]) -> usize {
 /// divide below [`DIV_LIMIT`].
 pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
     let rows = dev.limits().max_texture_dimension_2d as usize;
-    let tex_ok = |texels: usize| texels.div_ceil(TEX_W) <= rows && texels < 4 * DIV_LIMIT;
+    let tex_ok = |texels: usize| texels.div_ceil(TEX_W) <= rows;
     let fwd = padding(&[g.forward()], g.h, g.w);
     let bwd = padding(&g.grad_input_phases(), g.oh, g.ow);
     // Weight panels: taps · input-channel quads · 4 · output-channel quads (forward, and at
@@ -132,10 +130,6 @@ pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
         && tex_ok(panels(g.o, g.c))
         && g.b * g.h * g.w < DIV_LIMIT
         && g.pixels() < DIV_LIMIT
-}
-
-fn f32_bits(x: f32) -> u32 {
-    x.to_bits()
 }
 
 /// Copies t's buffer into a linear texture: texel i = elements 4i..4i+3 in rows of a power of two
@@ -264,7 +258,6 @@ fn run_direct(
     // Padded position of tap (0, 0) of output (0, 0); the padding makes it non-negative.
     let y0 = (d.y0 + src.pt as isize) as usize;
     let x0 = (d.x0 + src.pl as isize) as usize;
-    let vec_out = splits == 1 && d.dense_quads() || splits > 1 && d.dense_quads() && os % 4 == 0;
     let mut v = u32s(
         "conv2d",
         &[
@@ -293,7 +286,7 @@ fn run_direct(
             d.ox,
             d.o0,
             os,
-            vec_out as usize,
+            d.dense_quads() as usize,
             bias.is_some() as usize,
             src.tex.width.trailing_zeros() as usize,
             wt.width.trailing_zeros() as usize,
@@ -302,8 +295,8 @@ fn run_direct(
             0,
         ],
     )?;
-    v[3] = f32_bits(1.0 / (d.ty * d.tx) as f32);
-    v[4] = f32_bits(1.0 / d.tx as f32);
+    v[3] = (1.0 / (d.ty * d.tx) as f32).to_bits();
+    v[4] = (1.0 / d.tx as f32).to_bits();
     let groups = pixels.div_ceil(GROUP_PIXELS);
     let (gx, gy) = (
         groups.min(MAX_GROUPS as usize),
