@@ -17,7 +17,7 @@
 
 mod geom;
 mod im2col;
-pub mod texture;
+mod texture;
 mod tiled;
 
 pub use geom::Geom;
