@@ -455,3 +455,4 @@ pub(super) fn check(dev: &Device, g: &Geom) -> Result<()> {
         ),
     })
 }
+
