@@ -4,8 +4,9 @@
 //! (`conv2d_wpack.wgsl`), so the inner loops are texel loads and multiply-adds only.
 //!
 //! Dispatches: forward = copy + pack x + pack w + conv (bias fused); input gradient = copy +
-//! pack dy + (pack w + conv) per stride phase; weight gradient = packs of x and dy + one split-K
-//! kernel + the in-order sum of its partials.
+//! pack dy + (pack w + conv) per stride phase; weight gradient = one split-K kernel over x as
+//! packed by the forward pass and dy as packed for the input gradient, + the in-order sum of its
+//! partials. Called on their own, the gradients pack what they read.
 
 use super::geom::{Direct, Geom};
 use super::u32s;
@@ -87,8 +88,7 @@ pub(super) struct Packed {
 }
 
 /// Padding [top, bottom, left, right] that keeps every read of `ds` (convolutions of a
-/// [.., hin, win] source) inside the packed tensor; left rounded up to 4 so that the pack kernel
-/// reads whole texels.
+/// [.., hin, win] source) inside the packed tensor.
 fn padding(ds: &[Direct], hin: usize, win: usize) -> [usize; 4] {
     let mut pad = [0usize; 4];
     for d in ds.iter().filter(|d| d.th > 0 && d.tw > 0) {
@@ -98,7 +98,6 @@ fn padding(ds: &[Direct], hin: usize, win: usize) -> [usize; 4] {
         pad[2] = pad[2].max((-x0).max(0) as usize);
         pad[3] = pad[3].max((x1 - win as isize + 1).max(0) as usize);
     }
-    pad[2] = pad[2].next_multiple_of(4);
     pad
 }
 
@@ -118,7 +117,7 @@ pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
     // most as many per input-gradient phase).
     let panels = |cin: usize, n: usize| g.kh * g.kw * cin.div_ceil(4) * 4 * n.div_ceil(TILE_N) * 4;
     let row_ok = |w: usize, pad: [usize; 4]| {
-        ((w + pad[2] + pad[3]).div_ceil(4) + 1) as u64 <= dev.loop_budget()
+        ((w + pad[2] + 3 + pad[3]).div_ceil(4) + 1) as u64 <= dev.loop_budget()
     };
     dev.storage_textures()
         && TEX_W <= rows
@@ -149,7 +148,7 @@ fn linear(t: &Tensor) -> Result<(Arc<GpuTexture>, usize)> {
     Ok((tex, width.trailing_zeros() as usize))
 }
 
-/// Packs t [B, C, H, W] with padding [top, bottom, left (a multiple of 4), right].
+/// Packs t [B, C, H, W] with padding [top, bottom, left, right].
 pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
     let dev = t.device();
     let s = t.shape();
@@ -161,7 +160,8 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
     let texels = s[0] * hp * wp * c4n;
     let tex = dev.texture("conv2d", TEX_W as u32, texels.div_ceil(TEX_W) as u32)?;
     let (lin, lw) = linear(t)?;
-    let quads = wp.div_ceil(4);
+    let pl4 = pad[2].next_multiple_of(4);
+    let quads = (wp + pl4 - pad[2]).div_ceil(4);
     let rows = s[0] * c4n * hp;
     let v = u32s(
         "conv2d",
@@ -176,10 +176,10 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
             s[3],
             pad[0],
             pad[2],
+            pl4,
             lw,
             (lin.width * lin.height - 1) as usize,
             s[3].is_multiple_of(4) as usize,
-            0,
             0,
             0,
         ],
@@ -360,9 +360,14 @@ pub(super) fn forward(
     Ok((y, xp))
 }
 
-/// dy packed for both gradients: padded for the stride phases of the input gradient.
-pub(super) fn pack_dy(dy: &Tensor, g: &Geom) -> Result<Packed> {
-    pack(dy, padding(&g.grad_input_phases(), g.oh, g.ow))
+/// dy packed for the gradients: padded for the stride phases of the input gradient when
+/// `for_input` (the weight gradient reads only the interior).
+pub(super) fn pack_dy(dy: &Tensor, g: &Geom, for_input: bool) -> Result<Packed> {
+    let pad = match for_input {
+        true => padding(&g.grad_input_phases(), g.oh, g.ow),
+        false => [0; 4],
+    };
+    pack(dy, pad)
 }
 
 /// dx from packed dy: one direct convolution per stride phase.
@@ -375,9 +380,10 @@ pub(super) fn grad_weight(xp: &Packed, dp: &Packed, g: &Geom) -> Result<Tensor> 
     let dev = &xp.device;
     let pixels = g.pixels();
     let budget = dev.loop_budget().min(u32::MAX as u64) as usize;
-    let run = WGRAD_RUN.min(budget.saturating_sub(2).max(1));
+    // 4 pixels per loop trip.
+    let run = WGRAD_RUN.min(4 * budget.saturating_sub(2).max(1));
     let splits = pixels.div_ceil(run).next_multiple_of(8);
-    let len = pixels.div_ceil(splits);
+    let len = pixels.div_ceil(splits).next_multiple_of(4);
     let cols = g.kh * g.kw * xp.c4n;
     let wsize = g.o * g.c * g.kh * g.kw;
     let (s, c4x, c4d) = (g.stride, xp.c4n, dp.c4n);
@@ -455,4 +461,3 @@ pub(super) fn check(dev: &Device, g: &Geom) -> Result<()> {
         ),
     })
 }
-
