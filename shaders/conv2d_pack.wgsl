@@ -26,13 +26,21 @@ struct Params {
     lw_log2: u32,  // log2 of L's width in texels
     l_last: u32,   // last texel of L
     aligned: u32,  // 1: W % 4 = 0, each row load is one texel
-    _p0: u32,
-    _p1: u32,
+    inv_hp: f32,   // f32 reciprocals for `div`
+    inv_c4n: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var L: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
+
+// n / d for n < 2^24: the f32 quotient is off by at most one (exact for d = 1), then corrected.
+// llvmpipe has no vector integer division: `/` runs lane by lane.
+fn div(n: u32, d: u32, inv: f32) -> u32 {
+    let q = u32(f32(n) * inv);
+    let r = i32(n) - i32(q * d);
+    return select(select(q, q + 1u, r >= i32(d)), q - 1u, r < 0);
+}
 
 fn texel(t: u32) -> vec4<f32> {
     let c = min(t, p.l_last);
@@ -66,10 +74,10 @@ fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (row >= p.rows) {
         return;
     }
-    let r = row / p.hp;
+    let r = div(row, p.hp, p.inv_hp);
     let yp = row - r * p.hp;
-    let c4 = r % p.c4n;
-    let b = r / p.c4n;
+    let b = div(r, p.c4n, p.inv_c4n);
+    let c4 = r - b * p.c4n;
     // Source rows of the 4 channels (clamped; `keep` zeroes the rows outside the tensor).
     let y = i32(yp) - i32(p.pt);
     let c = vec4<u32>(4u * c4) + vec4<u32>(0u, 1u, 2u, 3u);

@@ -101,6 +101,11 @@ fn padding(ds: &[Direct], hin: usize, win: usize) -> [usize; 4] {
     pad
 }
 
+/// Rows the pack kernel writes (one invocation each).
+fn packed_rows(shape: &[usize], pad: [usize; 4]) -> usize {
+    shape[0] * shape[1].div_ceil(4) * (shape[2] + pad[0] + pad[1])
+}
+
 fn packed_texels(shape: &[usize], pad: [usize; 4]) -> usize {
     shape[0] * (shape[2] + pad[0] + pad[1]) * (shape[3] + pad[2] + pad[3]) * shape[1].div_ceil(4)
 }
@@ -129,6 +134,8 @@ pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
         && tex_ok(panels(g.o, g.c))
         && g.b * g.h * g.w < DIV_LIMIT
         && g.pixels() < DIV_LIMIT
+        && packed_rows(&g.x_shape(), fwd) < DIV_LIMIT
+        && packed_rows(&g.y_shape(), bwd) < DIV_LIMIT
 }
 
 /// Copies t's buffer into a linear texture: texel i = elements 4i..4i+3 in rows of a power of two
@@ -184,6 +191,9 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
             0,
         ],
     )?;
+    let mut v = v;
+    v[14] = (1.0 / hp as f32).to_bits();
+    v[15] = (1.0 / c4n as f32).to_bits();
     dev.dispatch(
         "conv2d",
         &PACK,
