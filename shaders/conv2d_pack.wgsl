@@ -7,12 +7,13 @@
 // buffer in a linear texture (texel i = elements 4i..4i+3, rows of 2^lw_log2 texels): on llvmpipe
 // a storage-texture load is one vector gather while a storage-buffer load is a per-lane loop.
 // One invocation writes one padded row (b, c4, yp), 4 pixels per trip: 4 source row loads (one
-// texel each when W % 4 = 0, since pl is a multiple of 4), a 4x4 transpose, 4 texel stores.
+// texel each when W % 4 = 0: trips start at source columns that are multiples of 4, so the
+// first one may begin left of the padded row), a 4x4 transpose, up to 4 texel stores.
 // Consecutive invocations take consecutive rows yp, so the 8 lanes read neighbouring rows.
 
 struct Params {
     rows: u32,     // b · c4n · hp
-    quads: u32,    // trips per row: ceil(wp / 4)
+    quads: u32,    // trips per row: ceil((wp + pl4 − pl) / 4)
     c4n: u32,
     hp: u32,
     wp: u32,
@@ -20,18 +21,26 @@ struct Params {
     hin: u32,
     win: u32,
     pt: u32,
-    pl: u32,       // a multiple of 4
+    pl: u32,
+    pl4: u32,      // pl rounded up to a multiple of 4
     lw_log2: u32,  // log2 of L's width in texels
     l_last: u32,   // last texel of L
     aligned: u32,  // 1: W % 4 = 0, each row load is one texel
-    _p0: u32,
-    _p1: u32,
-    _p2: u32,
+    inv_hp: f32,   // f32 reciprocals for `div`
+    inv_c4n: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var L: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
+
+// n / d for n < 2^24: the f32 quotient is off by at most one (exact for d = 1), then corrected.
+// llvmpipe has no vector integer division: `/` runs lane by lane.
+fn div(n: u32, d: u32, inv: f32) -> u32 {
+    let q = u32(f32(n) * inv);
+    let r = i32(n) - i32(q * d);
+    return select(select(q, q + 1u, r >= i32(d)), q - 1u, r < 0);
+}
 
 fn texel(t: u32) -> vec4<f32> {
     let c = min(t, p.l_last);
@@ -51,8 +60,12 @@ fn four(i: u32) -> vec4<f32> {
     return select(select(v, vec4<f32>(a.zw, b.xy), r == 2u), vec4<f32>(a.w, b.xyz), r == 3u);
 }
 
-fn put(t: u32, v: vec4<f32>) {
-    textureStore(T, vec2<u32>(t & 4095u, t >> 12u), v);
+// Texel of padded column xp (skipped outside the padded row) of the row starting at texel t0.
+fn put(t0: u32, xp: i32, v: vec4<f32>) {
+    if (xp >= 0 && xp < i32(p.wp)) {
+        let t = t0 + u32(xp) * p.c4n;
+        textureStore(T, vec2<u32>(t & 4095u, t >> 12u), v);
+    }
 }
 
 @compute @workgroup_size(64)
@@ -61,39 +74,33 @@ fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (row >= p.rows) {
         return;
     }
-    let r = row / p.hp;
+    let r = div(row, p.hp, p.inv_hp);
     let yp = row - r * p.hp;
-    let c4 = r % p.c4n;
-    let b = r / p.c4n;
+    let b = div(r, p.c4n, p.inv_c4n);
+    let c4 = r - b * p.c4n;
     // Source rows of the 4 channels (clamped; `keep` zeroes the rows outside the tensor).
     let y = i32(yp) - i32(p.pt);
     let c = vec4<u32>(4u * c4) + vec4<u32>(0u, 1u, 2u, 3u);
     let keep = c < vec4<u32>(p.cin) & vec4<bool>(y >= 0 && y < i32(p.hin));
     let yc = u32(clamp(y, 0, i32(p.hin) - 1));
     let src = ((b * p.cin + min(c, vec4<u32>(p.cin - 1u))) * p.hin + yc) * p.win;
-    var t = (b * p.hp + yp) * p.wp * p.c4n + c4;
+    let t0 = (b * p.hp + yp) * p.wp * p.c4n + c4;
     for (var q = 0u; q < p.quads; q++) {
         // Columns xs..xs+3; xs is a multiple of 4, so a negative xs has no column inside.
-        let xs = i32(4u * q) - i32(p.pl);
+        let xs = i32(4u * q) - i32(p.pl4);
         let cols = vec4<i32>(xs) + vec4<i32>(0, 1, 2, 3);
         let inside = cols >= vec4<i32>(0) & cols < vec4<i32>(i32(p.win));
         let x = u32(max(xs, 0));
-        // Column j of m: the 4 channels of padded pixel 4q + j.
+        // Column j of m: the 4 channels of source column xs + j.
         let m = transpose(mat4x4<f32>(
             select(vec4<f32>(0.0), four(src.x + x), inside & vec4<bool>(keep.x)),
             select(vec4<f32>(0.0), four(src.y + x), inside & vec4<bool>(keep.y)),
             select(vec4<f32>(0.0), four(src.z + x), inside & vec4<bool>(keep.z)),
             select(vec4<f32>(0.0), four(src.w + x), inside & vec4<bool>(keep.w))));
-        put(t, m[0]);
-        if (4u * q + 1u < p.wp) {
-            put(t + p.c4n, m[1]);
-        }
-        if (4u * q + 2u < p.wp) {
-            put(t + 2u * p.c4n, m[2]);
-        }
-        if (4u * q + 3u < p.wp) {
-            put(t + 3u * p.c4n, m[3]);
-        }
-        t += 4u * p.c4n;
+        let xp = xs + i32(p.pl);
+        put(t0, xp, m[0]);
+        put(t0, xp + 1, m[1]);
+        put(t0, xp + 2, m[2]);
+        put(t0, xp + 3, m[3]);
     }
 }

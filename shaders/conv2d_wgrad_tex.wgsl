@@ -4,7 +4,9 @@
 // lane is one split, a fixed run of consecutive pixels, and writes its own partial dW; the host
 // sums the partials in order (deterministic, no atomics) and keeps each run within llvmpipe's
 // loop budget. A lane computes 16 output channels (4 dy texels) x 4 texel columns of the
-// (tap, channel quad) axis (16 values): per pixel 8 texel loads feed 256 multiply-adds.
+// (tap, channel quad) axis (16 values): per pixel 8 texel loads feed 256 multiply-adds, and the
+// loop takes 4 pixels per trip so each accumulator is written once per 4 products (llvmpipe
+// spills the 256 accumulators, so every write is a load and a store).
 // Grid: (split groups of 8 lanes, column tiles, channel tiles).
 
 struct Params {
@@ -54,12 +56,55 @@ fn ld(i: u32) -> vec4<f32> {
     return textureLoad(D, vec2<u32>(i & ((1u << p.d_wl) - 1u), i >> p.d_wl));
 }
 
-// acc column u (channel u of the x texel) += dy texel (4 output channels) · x[u].
-fn outer(acc: ptr<function, mat4x4<f32>>, d: vec4<f32>, x: vec4<f32>) {
-    (*acc)[0] += d * x.x;
-    (*acc)[1] += d * x.y;
-    (*acc)[2] += d * x.z;
-    (*acc)[3] += d * x.w;
+// acc column u (channel u of the x texels) += Σ_e d[e] · x[e][u] over the trip's 4 pixels e
+// (d[e]: 4 output channels, x[e]: 4 input channels).
+fn madd(acc: ptr<function, mat4x4<f32>>, d: mat4x4<f32>, x: mat4x4<f32>) {
+    (*acc)[0] += d[0] * x[0].x + d[1] * x[1].x + d[2] * x[2].x + d[3] * x[3].x;
+    (*acc)[1] += d[0] * x[0].y + d[1] * x[1].y + d[2] * x[2].y + d[3] * x[3].y;
+    (*acc)[2] += d[0] * x[0].z + d[1] * x[1].z + d[2] * x[2].z + d[3] * x[3].z;
+    (*acc)[3] += d[0] * x[0].w + d[1] * x[1].w + d[2] * x[2].w + d[3] * x[3].w;
+}
+
+// A pixel of the run: its position and the texels of its tap (0, 0) in x and dy.
+struct Cursor {
+    ox: u32,
+    oy: u32,
+    xa: u32,
+    da: u32,
+}
+
+// The next pixel: ox, then oy, then the image.
+fn next(c: Cursor) -> Cursor {
+    var n = Cursor(c.ox + 1u, c.oy, c.xa + p.s * p.x_c4n, c.da + p.d_c4n);
+    let rw = n.ox == p.ow;
+    n.ox = select(n.ox, 0u, rw);
+    n.oy = select(n.oy, n.oy + 1u, rw);
+    n.xa += select(0u, p.x_row, rw);
+    n.da += select(0u, p.d_row, rw);
+    let iw = n.oy == p.oh;
+    n.oy = select(n.oy, 0u, iw);
+    n.xa += select(0u, p.x_img, iw);
+    n.da += select(0u, p.d_img, iw);
+    return n;
+}
+
+// The next pixel while it is still in the run (`more`), else the same one.
+fn next_if(c: Cursor, more: bool) -> Cursor {
+    let n = next(c);
+    return Cursor(select(c.ox, n.ox, more), select(c.oy, n.oy, more), select(c.xa, n.xa, more),
+        select(c.da, n.da, more));
+}
+
+// Column e: dy texel `o4` of the trip's pixel e (dy texels `da`), zero for pixels past the run.
+fn dblock(da: vec4<u32>, o4: u32, valid: vec4<bool>) -> mat4x4<f32> {
+    let z = vec4<f32>(0.0);
+    return mat4x4<f32>(select(z, ld(da.x + o4), valid.x), select(z, ld(da.y + o4), valid.y),
+        select(z, ld(da.z + o4), valid.z), select(z, ld(da.w + o4), valid.w));
+}
+
+// Column e: x texel column `off` of the trip's pixel e (x texels `xa`).
+fn xblock(xa: vec4<u32>, off: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(lx(xa.x + off), lx(xa.y + off), lx(xa.z + off), lx(xa.w + off));
 }
 
 // Texel column j of the tile: its x offset from the pixel's tap-(0, 0) texel, its tap and its
@@ -117,51 +162,46 @@ fn wgrad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid
     // The run's first pixel (divisions once per lane).
     let ohw = p.oh * p.ow;
     let b = f0 / ohw;
-    var oy = (f0 - b * ohw) / p.ow;
-    var ox = f0 - b * ohw - oy * p.ow;
-    var xa = ((b * p.x_hp + oy * p.s + p.x_y0) * p.x_wp + ox * p.s + p.x_x0) * p.x_c4n;
-    var da = ((b * p.d_hp + oy + p.d_y0) * p.d_wp + ox + p.d_x0) * p.d_c4n;
-    let c0 = column(4u * wg.y);
-    let c1 = column(4u * wg.y + 1u);
-    let c2 = column(4u * wg.y + 2u);
-    let c3 = column(4u * wg.y + 3u);
+    let oy = (f0 - b * ohw) / p.ow;
+    let ox = f0 - b * ohw - oy * p.ow;
+    var cur = Cursor(ox, oy, ((b * p.x_hp + oy * p.s + p.x_y0) * p.x_wp + ox * p.s + p.x_x0) * p.x_c4n,
+        ((b * p.d_hp + oy + p.d_y0) * p.d_wp + ox + p.d_x0) * p.d_c4n);
+    let k0 = column(4u * wg.y);
+    let k1 = column(4u * wg.y + 1u);
+    let k2 = column(4u * wg.y + 2u);
+    let k3 = column(4u * wg.y + 3u);
     let o4 = min(vec4<u32>(4u * wg.z) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.d_c4n - 1u));
     // aij: output channels of dy texel i x x texel column j.
     var a00 = mat4x4<f32>(); var a01 = mat4x4<f32>(); var a02 = mat4x4<f32>(); var a03 = mat4x4<f32>();
     var a10 = mat4x4<f32>(); var a11 = mat4x4<f32>(); var a12 = mat4x4<f32>(); var a13 = mat4x4<f32>();
     var a20 = mat4x4<f32>(); var a21 = mat4x4<f32>(); var a22 = mat4x4<f32>(); var a23 = mat4x4<f32>();
     var a30 = mat4x4<f32>(); var a31 = mat4x4<f32>(); var a32 = mat4x4<f32>(); var a33 = mat4x4<f32>();
-    for (var f = f0; f < f1; f++) {
-        let d0 = ld(da + o4.x);
-        let d1 = ld(da + o4.y);
-        let d2 = ld(da + o4.z);
-        let d3 = ld(da + o4.w);
-        let x0 = lx(xa + c0.off);
-        let x1 = lx(xa + c1.off);
-        let x2 = lx(xa + c2.off);
-        let x3 = lx(xa + c3.off);
-        outer(&a00, d0, x0); outer(&a01, d0, x1); outer(&a02, d0, x2); outer(&a03, d0, x3);
-        outer(&a10, d1, x0); outer(&a11, d1, x1); outer(&a12, d1, x2); outer(&a13, d1, x3);
-        outer(&a20, d2, x0); outer(&a21, d2, x1); outer(&a22, d2, x2); outer(&a23, d2, x3);
-        outer(&a30, d3, x0); outer(&a31, d3, x1); outer(&a32, d3, x2); outer(&a33, d3, x3);
-        // Next pixel: ox, then oy, then the image.
-        ox += 1u;
-        xa += p.s * p.x_c4n;
-        da += p.d_c4n;
-        let rw = ox == p.ow;
-        ox = select(ox, 0u, rw);
-        oy = select(oy, oy + 1u, rw);
-        xa += select(0u, p.x_row, rw);
-        da += select(0u, p.d_row, rw);
-        let iw = oy == p.oh;
-        oy = select(oy, 0u, iw);
-        xa += select(0u, p.x_img, iw);
-        da += select(0u, p.d_img, iw);
+    for (var f = f0; f < f1; f += 4u) {
+        // The trip's pixels f..f+3; past the run they repeat the last one, with dy zeroed.
+        let valid = vec4<u32>(f) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(f1);
+        let c1 = next_if(cur, valid.y);
+        let c2 = next_if(c1, valid.z);
+        let c3 = next_if(c2, valid.w);
+        let xa = vec4<u32>(cur.xa, c1.xa, c2.xa, c3.xa);
+        let da = vec4<u32>(cur.da, c1.da, c2.da, c3.da);
+        cur = next(c3);
+        let d0 = dblock(da, o4.x, valid);
+        let d1 = dblock(da, o4.y, valid);
+        let d2 = dblock(da, o4.z, valid);
+        let d3 = dblock(da, o4.w, valid);
+        let x0 = xblock(xa, k0.off);
+        let x1 = xblock(xa, k1.off);
+        let x2 = xblock(xa, k2.off);
+        let x3 = xblock(xa, k3.off);
+        madd(&a00, d0, x0); madd(&a01, d0, x1); madd(&a02, d0, x2); madd(&a03, d0, x3);
+        madd(&a10, d1, x0); madd(&a11, d1, x1); madd(&a12, d1, x2); madd(&a13, d1, x3);
+        madd(&a20, d2, x0); madd(&a21, d2, x1); madd(&a22, d2, x2); madd(&a23, d2, x3);
+        madd(&a30, d3, x0); madd(&a31, d3, x1); madd(&a32, d3, x2); madd(&a33, d3, x3);
     }
     let base = split * p.wsize;
     let o = 16u * wg.z;
-    store(base, o, c0, a00); store(base, o, c1, a01); store(base, o, c2, a02); store(base, o, c3, a03);
-    store(base, o + 4u, c0, a10); store(base, o + 4u, c1, a11); store(base, o + 4u, c2, a12); store(base, o + 4u, c3, a13);
-    store(base, o + 8u, c0, a20); store(base, o + 8u, c1, a21); store(base, o + 8u, c2, a22); store(base, o + 8u, c3, a23);
-    store(base, o + 12u, c0, a30); store(base, o + 12u, c1, a31); store(base, o + 12u, c2, a32); store(base, o + 12u, c3, a33);
+    store(base, o, k0, a00); store(base, o, k1, a01); store(base, o, k2, a02); store(base, o, k3, a03);
+    store(base, o + 4u, k0, a10); store(base, o + 4u, k1, a11); store(base, o + 4u, k2, a12); store(base, o + 4u, k3, a13);
+    store(base, o + 8u, k0, a20); store(base, o + 8u, k1, a21); store(base, o + 8u, k2, a22); store(base, o + 8u, k3, a23);
+    store(base, o + 12u, k0, a30); store(base, o + 12u, k1, a31); store(base, o + 12u, k2, a32); store(base, o + 12u, k3, a33);
 }

@@ -1,10 +1,18 @@
 //! conv2d, every variant: the forward pass against an f64 direct convolution, both gradients
 //! against f64 references and finite differences, reductions longer than the loop budget (so
-//! the split planning runs), and bitwise-deterministic weight gradients.
+//! the split planning runs), bitwise-deterministic weight gradients, and a training-style loop
+//! that reaches a steady state (no allocation, no compile, no submit inside a step).
 mod common;
 use common::*;
+use std::sync::{Mutex, MutexGuard};
 use tailgrad::ops::conv2d::{self, conv2d_ex, conv2d_grad_input, conv2d_grad_weight, Variant};
 use tailgrad::{Device, Error, Tensor};
+
+/// The steady-state test reads device-wide counters: the tests of this file run one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// (batch, in channels, height, width, out channels, kernel h, kernel w, stride, pad)
 type Case = (
@@ -160,6 +168,7 @@ fn random(rng: &mut Rng, shape: &[usize]) -> Vec<f64> {
 
 #[test]
 fn forward_matches_direct_convolution() {
+    let _serial = serial();
     let d = dev();
     let mut rng = Rng::new(101);
     for c in FORWARD_CASES {
@@ -190,6 +199,7 @@ fn forward_matches_direct_convolution() {
 
 #[test]
 fn gradients_match_finite_differences() {
+    let _serial = serial();
     let mut rng = Rng::new(102);
     for c in [
         (1, 2, 5, 4, 3, 3, 3, 2, 1),
@@ -223,6 +233,7 @@ fn gradients_match_finite_differences() {
 /// taps than the finite-difference cases can afford.
 #[test]
 fn gradients_match_references_on_larger_shapes() {
+    let _serial = serial();
     let d = dev();
     let mut rng = Rng::new(103);
     for c in [
@@ -282,6 +293,7 @@ fn gradients_match_references_on_larger_shapes() {
 /// steps). Without the split planning the loops would be cut short and the sums quietly wrong.
 #[test]
 fn reductions_past_the_loop_budget_are_split() {
+    let _serial = serial();
     let d = dev();
     let mut rng = Rng::new(104);
     let c: Case = (2, 2, 520, 520, 3, 3, 3, 1, 1);
@@ -323,6 +335,7 @@ fn reductions_past_the_loop_budget_are_split() {
 /// bit.
 #[test]
 fn weight_gradient_is_deterministic() {
+    let _serial = serial();
     let d = dev();
     let mut rng = Rng::new(105);
     let c: Case = (2, 2, 520, 520, 3, 3, 3, 1, 1);
@@ -348,6 +361,7 @@ fn zeros(d: &Device, shape: &[usize]) -> Tensor {
 
 #[test]
 fn bad_shapes_are_errors() {
+    let _serial = serial();
     let d = dev();
     let x = zeros(&d, &[1, 3, 4, 4]);
     let e = x
@@ -384,5 +398,45 @@ fn bad_shapes_are_errors() {
             conv2d_grad_weight(&x, &dy, &[2, 3, 3, 3], 1, 1, v),
             Err(Error::Shape { .. })
         ));
+    }
+}
+
+/// Forward and backward of two convolutions (the second strided, with bias) as a training step
+/// runs them: from the third step on nothing is allocated or compiled and nothing is submitted
+/// before the step's own flush.
+#[test]
+fn training_steps_reach_a_steady_state() {
+    let _serial = serial();
+    let d = dev();
+    let mut rng = Rng::new(106);
+    let x = upload(&d, &random(&mut rng, &[4, 3, 16, 16]), &[4, 3, 16, 16]);
+    for v in variants() {
+        let w1 = upload(&d, &random(&mut rng, &[8, 3, 3, 3]), &[8, 3, 3, 3]).into_param();
+        let w2 = upload(&d, &random(&mut rng, &[16, 8, 3, 3]), &[16, 8, 3, 3]).into_param();
+        let b2 = Tensor::zeros(&d, &[16]).unwrap().into_param();
+        let mut marks = Vec::new();
+        for _ in 0..5 {
+            for p in [&w1, &w2, &b2] {
+                p.zero_grad();
+            }
+            let h = conv2d_ex(&x, &w1, None, 1, 1, v).unwrap().relu().unwrap();
+            let y = conv2d_ex(&h, &w2, Some(&b2), 2, 1, v).unwrap();
+            y.mul(&y).unwrap().sum_all().unwrap().backward().unwrap();
+            d.flush();
+            marks.push((d.buffers_created(), d.pipelines_compiled(), d.counters().1));
+        }
+        for w in marks[2..].windows(2) {
+            assert_eq!(
+                (w[1].0, w[1].1),
+                (w[0].0, w[0].1),
+                "{v:?}: allocation or compile: {marks:?}"
+            );
+            assert_eq!(
+                w[1].2 - w[0].2,
+                1,
+                "{v:?}: a submit inside a step: {marks:?}"
+            );
+        }
+        assert!(w1.grad().is_some() && w2.grad().is_some() && b2.grad().is_some());
     }
 }

@@ -199,7 +199,7 @@ fn backward(
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
     match v {
         Variant::Texture => {
-            let dp = texture::pack_dy(dy, g)?;
+            let dp = texture::pack_dy(dy, g, need_x)?;
             let dx = need_x.then(|| texture::grad_input(&dp, w, g)).transpose()?;
             let dw = match (need_w, xp) {
                 (false, _) => None,

@@ -4,12 +4,13 @@
 //! (`conv2d_wpack.wgsl`), so the inner loops are texel loads and multiply-adds only.
 //!
 //! Dispatches: forward = copy + pack x + pack w + conv (bias fused); input gradient = copy +
-//! pack dy + (pack w + conv) per stride phase; weight gradient = packs of x and dy + one split-K
-//! kernel + the in-order sum of its partials.
+//! pack dy + (pack w + conv) per stride phase; weight gradient = one split-K kernel over x as
+//! packed by the forward pass and dy as packed for the input gradient, + the in-order sum of its
+//! partials. Called on their own, the gradients pack what they read.
 
 use super::geom::{Direct, Geom};
 use super::u32s;
-use crate::runtime::{grid_1d, Device, GpuTexture, Kernel, Res, MAX_GROUPS};
+use crate::runtime::{grid_1d, Bind, Device, GpuTexture, Kernel, Res, MAX_GROUPS};
 use crate::tensor::DType;
 use crate::{Error, Result, Tensor};
 use std::sync::Arc;
@@ -49,8 +50,6 @@ static WGRAD: Kernel = tex_kernel(
     ],
 );
 
-use crate::runtime::Bind;
-
 const fn tex_kernel(
     name: &'static str,
     source: &'static str,
@@ -73,7 +72,7 @@ const DIV_LIMIT: usize = 1 << 24;
 /// Output pixels per workgroup of the conv kernel, and output channels per tile.
 const GROUP_PIXELS: usize = 128;
 const TILE_N: usize = 16;
-/// Pixels one weight-gradient lane sums, at most (less where the loop budget is smaller).
+/// Pixels one weight-gradient lane sums, at most (fewer where the loop budget is smaller).
 const WGRAD_RUN: usize = 2048;
 
 /// A [B, C, H, W] tensor packed as padded NHWC4: texel ((b·hp + yp)·wp + xp)·c4n + c4 holds
@@ -89,8 +88,7 @@ pub(super) struct Packed {
 }
 
 /// Padding [top, bottom, left, right] that keeps every read of `ds` (convolutions of a
-/// [.., hin, win] source) inside the packed tensor; left rounded up to 4 so that the pack kernel
-/// reads whole texels.
+/// [.., hin, win] source) inside the packed tensor.
 fn padding(ds: &[Direct], hin: usize, win: usize) -> [usize; 4] {
     let mut pad = [0usize; 4];
     for d in ds.iter().filter(|d| d.th > 0 && d.tw > 0) {
@@ -100,8 +98,12 @@ fn padding(ds: &[Direct], hin: usize, win: usize) -> [usize; 4] {
         pad[2] = pad[2].max((-x0).max(0) as usize);
         pad[3] = pad[3].max((x1 - win as isize + 1).max(0) as usize);
     }
-    pad[2] = pad[2].next_multiple_of(4);
     pad
+}
+
+/// Rows the pack kernel writes (one invocation each).
+fn packed_rows(shape: &[usize], pad: [usize; 4]) -> usize {
+    shape[0] * shape[1].div_ceil(4) * (shape[2] + pad[0] + pad[1])
 }
 
 fn packed_texels(shape: &[usize], pad: [usize; 4]) -> usize {
@@ -113,14 +115,14 @@ fn packed_texels(shape: &[usize], pad: [usize; 4]) -> usize {
 /// divide below [`DIV_LIMIT`].
 pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
     let rows = dev.limits().max_texture_dimension_2d as usize;
-    let tex_ok = |texels: usize| texels.div_ceil(TEX_W) <= rows && texels < 4 * DIV_LIMIT;
+    let tex_ok = |texels: usize| texels.div_ceil(TEX_W) <= rows;
     let fwd = padding(&[g.forward()], g.h, g.w);
     let bwd = padding(&g.grad_input_phases(), g.oh, g.ow);
     // Weight panels: taps · input-channel quads · 4 · output-channel quads (forward, and at
     // most as many per input-gradient phase).
     let panels = |cin: usize, n: usize| g.kh * g.kw * cin.div_ceil(4) * 4 * n.div_ceil(TILE_N) * 4;
     let row_ok = |w: usize, pad: [usize; 4]| {
-        ((w + pad[2] + pad[3]).div_ceil(4) + 1) as u64 <= dev.loop_budget()
+        ((w + pad[2] + 3 + pad[3]).div_ceil(4) + 1) as u64 <= dev.loop_budget()
     };
     dev.storage_textures()
         && TEX_W <= rows
@@ -132,10 +134,8 @@ pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
         && tex_ok(panels(g.o, g.c))
         && g.b * g.h * g.w < DIV_LIMIT
         && g.pixels() < DIV_LIMIT
-}
-
-fn f32_bits(x: f32) -> u32 {
-    x.to_bits()
+        && packed_rows(&g.x_shape(), fwd) < DIV_LIMIT
+        && packed_rows(&g.y_shape(), bwd) < DIV_LIMIT
 }
 
 /// Copies t's buffer into a linear texture: texel i = elements 4i..4i+3 in rows of a power of two
@@ -155,7 +155,7 @@ fn linear(t: &Tensor) -> Result<(Arc<GpuTexture>, usize)> {
     Ok((tex, width.trailing_zeros() as usize))
 }
 
-/// Packs t [B, C, H, W] with padding [top, bottom, left (a multiple of 4), right].
+/// Packs t [B, C, H, W] with padding [top, bottom, left, right].
 pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
     let dev = t.device();
     let s = t.shape();
@@ -167,7 +167,8 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
     let texels = s[0] * hp * wp * c4n;
     let tex = dev.texture("conv2d", TEX_W as u32, texels.div_ceil(TEX_W) as u32)?;
     let (lin, lw) = linear(t)?;
-    let quads = wp.div_ceil(4);
+    let pl4 = pad[2].next_multiple_of(4);
+    let quads = (wp + pl4 - pad[2]).div_ceil(4);
     let rows = s[0] * c4n * hp;
     let v = u32s(
         "conv2d",
@@ -182,14 +183,17 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
             s[3],
             pad[0],
             pad[2],
+            pl4,
             lw,
             (lin.width * lin.height - 1) as usize,
             s[3].is_multiple_of(4) as usize,
             0,
             0,
-            0,
         ],
     )?;
+    let mut v = v;
+    v[14] = (1.0 / hp as f32).to_bits();
+    v[15] = (1.0 / c4n as f32).to_bits();
     dev.dispatch(
         "conv2d",
         &PACK,
@@ -264,7 +268,6 @@ fn run_direct(
     // Padded position of tap (0, 0) of output (0, 0); the padding makes it non-negative.
     let y0 = (d.y0 + src.pt as isize) as usize;
     let x0 = (d.x0 + src.pl as isize) as usize;
-    let vec_out = splits == 1 && d.dense_quads() || splits > 1 && d.dense_quads() && os % 4 == 0;
     let mut v = u32s(
         "conv2d",
         &[
@@ -293,7 +296,7 @@ fn run_direct(
             d.ox,
             d.o0,
             os,
-            vec_out as usize,
+            d.dense_quads() as usize,
             bias.is_some() as usize,
             src.tex.width.trailing_zeros() as usize,
             wt.width.trailing_zeros() as usize,
@@ -302,8 +305,8 @@ fn run_direct(
             0,
         ],
     )?;
-    v[3] = f32_bits(1.0 / (d.ty * d.tx) as f32);
-    v[4] = f32_bits(1.0 / d.tx as f32);
+    v[3] = (1.0 / (d.ty * d.tx) as f32).to_bits();
+    v[4] = (1.0 / d.tx as f32).to_bits();
     let groups = pixels.div_ceil(GROUP_PIXELS);
     let (gx, gy) = (
         groups.min(MAX_GROUPS as usize),
@@ -367,9 +370,14 @@ pub(super) fn forward(
     Ok((y, xp))
 }
 
-/// dy packed for both gradients: padded for the stride phases of the input gradient.
-pub(super) fn pack_dy(dy: &Tensor, g: &Geom) -> Result<Packed> {
-    pack(dy, padding(&g.grad_input_phases(), g.oh, g.ow))
+/// dy packed for the gradients: padded for the stride phases of the input gradient when
+/// `for_input` (the weight gradient reads only the interior).
+pub(super) fn pack_dy(dy: &Tensor, g: &Geom, for_input: bool) -> Result<Packed> {
+    let pad = match for_input {
+        true => padding(&g.grad_input_phases(), g.oh, g.ow),
+        false => [0; 4],
+    };
+    pack(dy, pad)
 }
 
 /// dx from packed dy: one direct convolution per stride phase.
@@ -382,9 +390,10 @@ pub(super) fn grad_weight(xp: &Packed, dp: &Packed, g: &Geom) -> Result<Tensor> 
     let dev = &xp.device;
     let pixels = g.pixels();
     let budget = dev.loop_budget().min(u32::MAX as u64) as usize;
-    let run = WGRAD_RUN.min(budget.saturating_sub(2).max(1));
+    // 4 pixels per loop trip.
+    let run = WGRAD_RUN.min(4 * budget.saturating_sub(2).max(1));
     let splits = pixels.div_ceil(run).next_multiple_of(8);
-    let len = pixels.div_ceil(splits);
+    let len = pixels.div_ceil(splits).next_multiple_of(4);
     let cols = g.kh * g.kw * xp.c4n;
     let wsize = g.o * g.c * g.kh * g.kw;
     let (s, c4x, c4d) = (g.stride, xp.c4n, dp.c4n);

@@ -36,9 +36,30 @@ const WGRAD_GROUPS: usize = 256;
 /// Fewest pixels per weight-gradient split.
 const MIN_SPLIT: usize = 256;
 
-/// Threads along the narrow side of a tile: enough 4-wide quads to cover `n`, 4 to 16.
-fn narrow_threads(n: usize) -> usize {
-    n.div_ceil(4).next_power_of_two().clamp(4, 16)
+/// Workgroup shape (narrow, wide) for a tile whose narrow side covers `n` channels (4 to 16
+/// threads of 4) and whose wide side covers `m` rows: up to [`THREADS`] threads in all, within
+/// the device's workgroup-memory limit (both tiles hold BK vec4s per thread column or row).
+fn tile_shape(dev: &Device, n: usize, m: usize) -> Result<(usize, usize)> {
+    let l = dev.limits();
+    let narrow = n.div_ceil(4).next_power_of_two().clamp(4, 16);
+    let mut wide = (THREADS / narrow).min(m.div_ceil(4).next_power_of_two().max(4));
+    while wide > 4 && 16 * BK * (narrow + wide) > l.max_compute_workgroup_storage_size as usize {
+        wide /= 2;
+    }
+    if narrow * wide > l.max_compute_invocations_per_workgroup as usize
+        || narrow.max(wide)
+            > l.max_compute_workgroup_size_x
+                .min(l.max_compute_workgroup_size_y) as usize
+        || 16 * BK * (narrow + wide) > l.max_compute_workgroup_storage_size as usize
+    {
+        return Err(Error::Invalid {
+            op: "conv2d",
+            msg: format!(
+                "the tiled variant's {narrow}x{wide} workgroups exceed this device's limits"
+            ),
+        });
+    }
+    Ok((narrow, wide))
 }
 
 /// Longest reduction range one dispatch may cover within the device's loop budget.
@@ -48,21 +69,6 @@ fn max_k_len(dev: &Device) -> usize {
         return usize::MAX;
     }
     ((budget as usize).saturating_sub(16) / TRIPS_PER_TILE).max(1) * BK
-}
-
-fn check_tile(dev: &Device, wx: usize, wy: usize) -> Result<()> {
-    let l = dev.limits();
-    if wx * wy > l.max_compute_invocations_per_workgroup as usize
-        || wx > l.max_compute_workgroup_size_x as usize
-        || wy > l.max_compute_workgroup_size_y as usize
-        || 16 * BK * (wx + wy) > l.max_compute_workgroup_storage_size as usize
-    {
-        return Err(Error::Invalid {
-            op: "conv2d",
-            msg: format!("the tiled variant's {wx}x{wy} workgroups exceed this device's limits"),
-        });
-    }
-    Ok(())
 }
 
 fn push_i32(v: &mut Vec<u32>, xs: &[isize]) {
@@ -81,9 +87,8 @@ fn run_direct(
     (k_len, splits, os): (usize, usize, usize),
 ) -> Result<()> {
     let dev = src.device();
-    let (wx, wy) = (narrow_threads(d.n), THREADS / narrow_threads(d.n));
-    check_tile(dev, wx, wy)?;
     let pixels = batch * d.ty * d.tx;
+    let (wx, wy) = tile_shape(dev, d.n, pixels)?;
     let thw = d.th * d.tw;
     let mut v = u32s(
         "conv2d",
@@ -179,9 +184,7 @@ pub(super) fn grad_input(dy: &Tensor, w: &Tensor, g: &Geom) -> Result<Tensor> {
 pub(super) fn grad_weight(x: &Tensor, dy: &Tensor, g: &Geom) -> Result<Tensor> {
     let dev = x.device();
     let cols = g.c * g.kh * g.kw;
-    let wy = narrow_threads(g.o);
-    let wx = (THREADS / wy).min(cols.div_ceil(4).next_power_of_two().max(4));
-    check_tile(dev, wx, wy)?;
+    let (wy, wx) = tile_shape(dev, g.o, cols)?;
     let pixels = g.pixels();
     let tiles = g.o.div_ceil(4 * wy) * cols.div_ceil(4 * wx);
     let wanted = WGRAD_GROUPS
