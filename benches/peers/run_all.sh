@@ -12,7 +12,9 @@ py=${PYTHON:-python3}
 "$py" "$root/benches/peers/numpy_bench.py" > "$out/numpy.jsonl" 2> "$out/numpy.txt"
 burn="$root/benches/peers/burn/target/release/burn-peer"
 if [ -x "$burn" ]; then
-    "$burn" 5 > "$out/burn.jsonl" 2> "$out/burn.txt"
+    # The ResNet-32 step at batch 128 takes minutes per rep on lavapipe: 3 reps.
+    "$burn" 5 matmul mlp conv > "$out/burn.jsonl" 2> "$out/burn.txt"
+    "$burn" 3 resnet32 resnet32:32 >> "$out/burn.jsonl" 2>> "$out/burn.txt"
 else
     echo "burn peer not built (see benches/peers/README.md); skipped" | tee "$out/burn.txt"
 fi

@@ -4,9 +4,14 @@
 //! object per line with the keys of `tailgrad bench --json`, and a progress line per entry on
 //! stderr.
 //!
-//! Usage: `burn-peer [REPS]` (default 5). Timing: untimed warm-up calls pay burn's JIT and
-//! autotune (tens of seconds per matmul size on a cold lavapipe), then each rep runs the op,
-//! `device.sync()`s, and the median over reps is reported.
+//! Also conv2d forward at the ResNet stem (batch 64, 3→16, 32×32), conv2d forward, grad-input
+//! and grad-weight at the five ResNet-32 layer shapes (batch 128), and one whole ResNet-32
+//! training step (batch 128, SGD momentum 0.9, wd 5e-4); see `conv.rs` and `resnet.rs`.
+//!
+//! Usage: `burn-peer [REPS] [ENTRY...]`, REPS default 5, ENTRY one of `matmul`, `mlp`, `conv`,
+//! `resnet32` or `resnet32:BATCH` (default: all, the ResNet step at batch 128). Timing: untimed warm-up calls pay burn's JIT and autotune (tens of
+//! seconds per matmul size on a cold lavapipe), then each rep runs the op, `device.sync()`s, and
+//! the median over reps is reported.
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig, Relu};
@@ -15,6 +20,9 @@ use burn::prelude::*;
 use burn::tensor::wgpu::wgpu;
 use burn::tensor::Distribution;
 use std::time::Instant;
+
+mod conv;
+mod resnet;
 
 const BATCH: usize = 128;
 const IN: usize = 784;
@@ -82,7 +90,7 @@ fn adapter_info() -> (String, String) {
 }
 
 /// Median wall time in ms of `reps` calls of `f` after `WARMUP` untimed ones; `f` must sync.
-fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+pub(crate) fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     for _ in 0..WARMUP {
         f();
     }
@@ -102,15 +110,16 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     }
 }
 
-fn emit(
+/// One result line with the keys of `tailgrad bench --json`.
+pub(crate) fn record(
     kernel: &str,
     shape: &str,
     (device, backend): &(String, String),
     ms: f64,
     flops: f64,
     bytes: f64,
-) {
-    let rec = serde_json::json!({
+) -> serde_json::Value {
+    serde_json::json!({
         "kernel": kernel,
         "shape": shape,
         "device": device,
@@ -119,8 +128,18 @@ fn emit(
         "median_ms": ms,
         "gflops": flops / ms / 1e6,
         "gbps": bytes / ms / 1e6,
-    });
-    println!("{rec}");
+    })
+}
+
+pub(crate) fn emit(
+    kernel: &str,
+    shape: &str,
+    adapter: &(String, String),
+    ms: f64,
+    flops: f64,
+    bytes: f64,
+) {
+    println!("{}", record(kernel, shape, adapter, ms, flops, bytes));
 }
 
 fn matmul(device: &Device, n: usize, reps: usize, adapter: &(String, String)) {
@@ -146,6 +165,20 @@ fn matmul(device: &Device, n: usize, reps: usize, adapter: &(String, String)) {
     );
 }
 
+/// `n` pseudo-random class labels in `0..classes` (fixed LCG seed, so runs are comparable).
+pub(crate) fn labels(n: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
+    let mut seed = 12345u64;
+    let v: Vec<i32> = (0..n)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % classes as u64) as i32
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(v, [n]), device)
+}
+
 fn train_step(device: &Device, reps: usize, adapter: &(String, String)) {
     eprintln!("mlp_adam_step: warm-up ...");
     let device = device.clone().autodiff();
@@ -153,16 +186,7 @@ fn train_step(device: &Device, reps: usize, adapter: &(String, String)) {
     let mut optim = AdamConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let x = Tensor::<2>::random([BATCH, IN], Distribution::Default, &device);
-    let mut seed = 12345u64;
-    let labels: Vec<i32> = (0..BATCH)
-        .map(|_| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) % CLASSES as u64) as i32
-        })
-        .collect();
-    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [BATCH]), &device);
+    let y = labels(BATCH, CLASSES, &device);
     device.sync().expect("inputs ready");
     let (mut first, mut last) = (None, None);
     let ms = median_ms(reps, || {
@@ -191,16 +215,54 @@ fn train_step(device: &Device, reps: usize, adapter: &(String, String)) {
     emit("mlp_adam_step", &shape, adapter, ms, fwd + bwd, bytes);
 }
 
+const ENTRIES: [&str; 4] = ["matmul", "mlp", "conv", "resnet32"];
+
 fn main() {
-    let reps: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse().expect("REPS must be a number"))
-        .unwrap_or(5);
+    let mut args = std::env::args().skip(1).peekable();
+    let reps: usize = match args.peek().and_then(|a| a.parse().ok()) {
+        Some(n) => {
+            args.next();
+            n
+        }
+        None => 5,
+    };
+    let mut picked: Vec<String> = args.collect();
+    let known = |e: &str| match e.split_once(':') {
+        Some(("resnet32", b)) => b.parse::<usize>().is_ok_and(|b| b > 0),
+        Some(_) => false,
+        None => ENTRIES.contains(&e),
+    };
+    if let Some(bad) = picked.iter().find(|e| !known(e)) {
+        eprintln!(
+            "unknown entry {bad:?}; usage: burn-peer [REPS] [{}|resnet32:BATCH]...",
+            ENTRIES.join("|")
+        );
+        std::process::exit(2);
+    }
+    if picked.is_empty() {
+        picked = ENTRIES.iter().map(|e| e.to_string()).collect();
+    }
     let adapter = adapter_info();
     eprintln!("adapter: {} ({})", adapter.0, adapter.1);
     let device = Device::wgpu(DeviceKind::DefaultDevice);
-    for n in [256, 512, 1024] {
-        matmul(&device, n, reps, &adapter);
+    let on = |e: &str| picked.iter().any(|p| p == e);
+    if on("matmul") {
+        for n in [256, 512, 1024] {
+            matmul(&device, n, reps, &adapter);
+        }
     }
-    train_step(&device, reps, &adapter);
+    if on("mlp") {
+        train_step(&device, reps, &adapter);
+    }
+    if on("conv") {
+        conv::entries(&device, reps, &adapter);
+    }
+    for e in &picked {
+        if let Some(rest) = e.strip_prefix("resnet32") {
+            let batch = rest
+                .strip_prefix(':')
+                .map_or(128, |b| b.parse().expect("checked"));
+            resnet::train_step(&device, batch, reps, &adapter);
+        }
+    }
 }
