@@ -4,14 +4,14 @@
 //! Variants (`Variant::Auto` picks per device class; `TAILGRAD_CONV` overrides it):
 //! - `Texture` (software adapters with `rgba32float` storage textures): implicit GEMM reading
 //!   x (or dy) and the weights through read-only storage textures, packed once per call
-//!   ([`texture`]);
+//!   (`texture.rs`);
 //! - `Tiled` (real GPUs): implicit GEMM with workgroup-memory tiles gathered straight from the
-//!   NCHW buffers ([`tiled`]);
+//!   NCHW buffers (`tiled.rs`);
 //! - `Im2col`: unfold + matmul, the reference (and the fallback on software adapters without
 //!   storage textures).
 //!
 //! In `Texture` and `Tiled` the input gradient runs the forward kernel once per stride phase
-//! (a transposed convolution without the zeros of a dilated dy, see [`geom`]), and the weight
+//! (a transposed convolution without the zeros of a dilated dy, see `geom.rs`), and the weight
 //! gradient is a deterministic split-K kernel: a fixed partition of the B·OH·OW pixels into
 //! runs within `Device::loop_budget()`, partial results in a buffer, summed in a fixed order.
 
