@@ -3,43 +3,11 @@
 
 mod common;
 
-use common::Rng;
+use common::{scratch, Rng};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tailgrad::report::{Checkpoint, Entry};
 use tailgrad::{Error, Tensor};
-
-/// A fresh, empty directory for one test, removed when the test passes (kept for a look if it
-/// fails).
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(test: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("tailgrad-ckpt-{}-{test}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
 
 /// A checkpoint with every dtype, a scalar, a zero-element tensor and awkward values.
 fn sample() -> Checkpoint {

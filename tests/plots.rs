@@ -1,44 +1,14 @@
 //! PNG plots: files decode to the documented size, curves and bars land where their values say
 //! in their palette colours, bad input gives errors naming the problem, NaN/empty input draws.
 
+mod common;
+use common::scratch;
 use std::fs;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tailgrad::report::plots::{HEIGHT, PALETTE, WIDTH};
 use tailgrad::report::{class_bars, line_chart, Series};
 use tailgrad::Error;
-
-/// A fresh, empty directory for one test, removed when the test passes (kept for a look if it
-/// fails).
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(test: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("tailgrad-plots-{}-{test}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
 
 /// A decoded RGB image.
 struct Image {

@@ -2,14 +2,10 @@
 //! of the run directory, accuracy well above chance, re-evaluation from the checkpoint, and a
 //! killed-then-resumed run ending exactly where an uninterrupted one does.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::scratch;
+use std::path::Path;
 use tailgrad::train::{evaluate_checkpoint, train_classifier, RunOptions, TrainConfig};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tailgrad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn quiet() -> RunOptions {
     RunOptions {
@@ -24,7 +20,8 @@ fn json(path: &Path) -> serde_json::Value {
 
 #[test]
 fn demo_preset_learns_and_writes_the_run_directory() {
-    let out = scratch("demo");
+    let dir = scratch("demo");
+    let out = dir.to_path_buf();
     let cfg = TrainConfig {
         out: out.clone(),
         ..TrainConfig::demo()
@@ -77,7 +74,8 @@ fn killed_and_resumed_run_matches_an_uninterrupted_one() {
         epochs: 3,
         ..TrainConfig::demo()
     };
-    let full_dir = scratch("full");
+    let full_tmp = scratch("full");
+    let full_dir = full_tmp.to_path_buf();
     let full = train_classifier(
         &TrainConfig {
             out: full_dir.clone(),
@@ -86,7 +84,8 @@ fn killed_and_resumed_run_matches_an_uninterrupted_one() {
         &quiet(),
     )
     .unwrap();
-    let cut_dir = scratch("cut");
+    let cut_tmp = scratch("cut");
+    let cut_dir = cut_tmp.to_path_buf();
     let cut_cfg = TrainConfig {
         out: cut_dir.clone(),
         ..base
@@ -134,12 +133,13 @@ fn bad_configs_are_errors_not_panics() {
         "rho = 0.5",
         "learning_rate = 0.1",
     ];
+    let dir = scratch("bad");
     for text in bad {
         let err = TrainConfig::from_toml(text)
             .and_then(|cfg| {
                 train_classifier(
                     &TrainConfig {
-                        out: scratch("bad"),
+                        out: dir.to_path_buf(),
                         ..cfg
                     },
                     &quiet(),
@@ -153,7 +153,7 @@ fn bad_configs_are_errors_not_panics() {
         &TrainConfig {
             data_dir: Some("/nonexistent".into()),
             dataset: "mnist".into(),
-            out: scratch("nodata"),
+            out: dir.to_path_buf(),
             ..TrainConfig::demo()
         },
         &quiet(),

@@ -2,6 +2,7 @@
 //! central-difference gradient check.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use tailgrad::{Device, Result, Tensor};
 
 pub fn dev() -> Device {
@@ -120,5 +121,54 @@ pub fn gradcheck(
             .to_vec()
             .unwrap();
         assert_close(&format!("{name} d/dx{k}"), &g, &want[k], tol);
+    }
+}
+
+/// A fresh, empty directory for one test, removed when the test passes (kept for a look if it
+/// fails).
+pub struct Scratch(pub PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn scratch(test: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("tailgrad-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
+
+/// Per-step `(buffers_created, pipelines_compiled, submits)` marks of a training loop: from the
+/// third step on, no new buffers, no new pipelines and one submit per step.
+pub fn assert_steady(marks: &[(u64, usize, u64)]) {
+    for w in marks[2..].windows(2) {
+        assert_eq!(
+            (w[1].0, w[1].1),
+            (w[0].0, w[0].1),
+            "allocation or compile after step 2: {marks:?}"
+        );
+        assert_eq!(
+            w[1].2 - w[0].2,
+            1,
+            "more than one submit in a step: {marks:?}"
+        );
     }
 }
