@@ -153,8 +153,8 @@ pub fn conv2d_ex(
     }
     let v = variant.resolve(x.device(), &g)?;
     let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
-    // The texture variant keeps its linear copy of x for the weight gradient.
-    let (y, xl) = match v {
+    // The texture variant keeps x as its weight gradient reads it (copied or packed).
+    let (y, xs) = match v {
         Variant::Im2col => {
             let y = im2col::forward(x, w, &g)?;
             return match bias {
@@ -163,8 +163,8 @@ pub fn conv2d_ex(
             };
         }
         Variant::Texture => {
-            let (y, xl) = texture::forward(x, w, bias, &g)?;
-            (y, (need_w && crate::grad_enabled()).then_some(xl))
+            let (y, xs) = texture::forward(x, w, bias, &g)?;
+            (y, (need_w && crate::grad_enabled()).then_some(xs))
         }
         _ => (tiled::forward(x, w, bias, &g)?, None),
     };
@@ -176,7 +176,7 @@ pub fn conv2d_ex(
         "conv2d",
         &parents,
         Box::new(move |dy| {
-            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need_x, need_w), xl.as_ref())?;
+            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need_x, need_w), xs.as_ref())?;
             let mut out = vec![dx, dw];
             if let Some(need) = need_b {
                 out.push(need.then(|| bias_grad(dy, &g)).transpose()?);
@@ -187,7 +187,7 @@ pub fn conv2d_ex(
 }
 
 /// The gradients of x and w that are `need`ed (in the texture variant from one copy of dy, and
-/// the copy of x the forward pass kept, when it did).
+/// x as the forward pass kept it, when it did).
 fn backward(
     x: &Tensor,
     w: &Tensor,
@@ -195,16 +195,16 @@ fn backward(
     g: &Geom,
     v: Variant,
     (need_x, need_w): (bool, bool),
-    xl: Option<&texture::Linear>,
+    xs: Option<&texture::SavedX>,
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
     match v {
         Variant::Texture => {
             let dl = texture::linear(dy)?;
             let dx = need_x.then(|| texture::grad_input(&dl, w, g)).transpose()?;
-            let dw = match (need_w, xl) {
+            let dw = match (need_w, xs) {
                 (false, _) => None,
-                (true, Some(xl)) => Some(texture::grad_weight(xl, &dl, g)?),
-                (true, None) => Some(texture::grad_weight(&texture::linear(x)?, &dl, g)?),
+                (true, Some(xs)) => Some(texture::grad_weight(xs, &dl, g)?),
+                (true, None) => Some(texture::grad_weight(&texture::saved_x(x, g)?, &dl, g)?),
             };
             Ok((dx, dw))
         }

@@ -380,18 +380,47 @@ fn run_all(
     y.reshape(shape)
 }
 
-/// y = conv2d(x, w) + bias, no graph; also returns the linear copy of x for the weight
-/// gradient.
+/// x as the weight gradient reads it: a linear copy for the in-place kernel, else packed.
+pub(super) enum SavedX {
+    Linear(Linear),
+    Packed(Packed),
+}
+
+/// Whether the weight gradient reads x and dy in place (stride 2, whose x is 4 times the size of
+/// dy, or fewer than 4 input channels, which the packed kernel pads to 4; rows of whole texels)
+/// rather than packed.
+fn wgrad_in_place(g: &Geom) -> bool {
+    let rows = g.w.is_multiple_of(4) && g.ow.is_multiple_of(4);
+    rows && (g.stride == 2 || (g.stride == 1 && g.c < 4))
+}
+
+fn save_x(xl: Linear, xp: Packed, g: &Geom) -> SavedX {
+    match wgrad_in_place(g) {
+        true => SavedX::Linear(xl),
+        false => SavedX::Packed(xp),
+    }
+}
+
+/// x as the weight gradient reads it, for a weight gradient computed on its own.
+pub(super) fn saved_x(x: &Tensor, g: &Geom) -> Result<SavedX> {
+    let xl = linear(x)?;
+    Ok(match wgrad_in_place(g) {
+        true => SavedX::Linear(xl),
+        false => SavedX::Packed(pack(&xl, padding(&[g.forward()], g.h, g.w))?),
+    })
+}
+
+/// y = conv2d(x, w) + bias, no graph; also returns x as the weight gradient will read it.
 pub(super) fn forward(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
     g: &Geom,
-) -> Result<(Tensor, Linear)> {
+) -> Result<(Tensor, SavedX)> {
     let xl = linear(x)?;
     let xp = pack(&xl, padding(&[g.forward()], g.h, g.w))?;
     let y = run_all(&xp, w, &[g.forward()], g.b, bias, &g.y_shape())?;
-    Ok((y, xl))
+    Ok((y, save_x(xl, xp, g)))
 }
 
 /// dx from a linear copy of dy: dy packed for the stride phases, one direct convolution each.
@@ -401,16 +430,12 @@ pub(super) fn grad_input(dl: &Linear, w: &Tensor, g: &Geom) -> Result<Tensor> {
     run_all(&dp, w, &phases, g.b, None, &g.x_shape())
 }
 
-/// dW from linear copies of x and dy: read in place where rows are whole texels and that pays
-/// (stride 2, whose x is 4 times the size of dy, or fewer than 4 input channels, which the
-/// packed kernel pads to 4), else through packed copies.
-pub(super) fn grad_weight(xl: &Linear, dl: &Linear, g: &Geom) -> Result<Tensor> {
-    let rows = g.w.is_multiple_of(4) && g.ow.is_multiple_of(4);
-    if rows && (g.stride == 2 || (g.stride == 1 && g.c < 4)) {
-        return grad_weight_rows(xl, dl, g);
+/// dW from x (as saved) and a linear copy of dy: split-K partials, summed in order.
+pub(super) fn grad_weight(x: &SavedX, dl: &Linear, g: &Geom) -> Result<Tensor> {
+    match x {
+        SavedX::Linear(xl) => grad_weight_rows(xl, dl, g),
+        SavedX::Packed(xp) => grad_weight_packed(xp, &pack(dl, [0; 4])?, g, &dl.device),
     }
-    let xp = pack(xl, padding(&[g.forward()], g.h, g.w))?;
-    grad_weight_packed(&xp, &pack(dl, [0; 4])?, g, &xl.device)
 }
 
 /// Split count (a multiple of 8: one per lane) and run length for `steps` reduction steps of
