@@ -153,8 +153,8 @@ pub fn conv2d_ex(
     }
     let v = variant.resolve(x.device(), &g)?;
     let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
-    // The texture variant keeps x packed for the weight gradient (one pack pass less per step).
-    let (y, xp) = match v {
+    // The texture variant keeps x as its weight gradient reads it (copied or packed).
+    let (y, xs) = match v {
         Variant::Im2col => {
             let y = im2col::forward(x, w, &g)?;
             return match bias {
@@ -163,8 +163,8 @@ pub fn conv2d_ex(
             };
         }
         Variant::Texture => {
-            let (y, xp) = texture::forward(x, w, bias, &g)?;
-            (y, (need_w && crate::grad_enabled()).then_some(xp))
+            let (y, xs) = texture::forward(x, w, bias, &g)?;
+            (y, (need_w && crate::grad_enabled()).then_some(xs))
         }
         _ => (tiled::forward(x, w, bias, &g)?, None),
     };
@@ -176,7 +176,7 @@ pub fn conv2d_ex(
         "conv2d",
         &parents,
         Box::new(move |dy| {
-            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need_x, need_w), xp.as_ref())?;
+            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need_x, need_w), xs.as_ref())?;
             let mut out = vec![dx, dw];
             if let Some(need) = need_b {
                 out.push(need.then(|| bias_grad(dy, &g)).transpose()?);
@@ -186,8 +186,8 @@ pub fn conv2d_ex(
     ))
 }
 
-/// The gradients of x and w that are `need`ed, from one packing of dy where the variant packs
-/// (and x as packed by the forward pass, when it kept it).
+/// The gradients of x and w that are `need`ed (in the texture variant from one copy of dy, and
+/// x as the forward pass kept it, when it did).
 fn backward(
     x: &Tensor,
     w: &Tensor,
@@ -195,16 +195,16 @@ fn backward(
     g: &Geom,
     v: Variant,
     (need_x, need_w): (bool, bool),
-    xp: Option<&texture::Packed>,
+    xs: Option<&texture::SavedX>,
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
     match v {
         Variant::Texture => {
-            let dp = texture::pack_dy(dy, g, need_x)?;
-            let dx = need_x.then(|| texture::grad_input(&dp, w, g)).transpose()?;
-            let dw = match (need_w, xp) {
+            let dl = texture::linear(dy)?;
+            let dx = need_x.then(|| texture::grad_input(&dl, w, g)).transpose()?;
+            let dw = match (need_w, xs) {
                 (false, _) => None,
-                (true, Some(xp)) => Some(texture::grad_weight(xp, &dp, g)?),
-                (true, None) => Some(texture::grad_weight(&texture::pack_x(x, g)?, &dp, g)?),
+                (true, Some(xs)) => Some(texture::grad_weight(xs, &dl, g)?),
+                (true, None) => Some(texture::grad_weight(&texture::saved_x(x, g)?, &dl, g)?),
             };
             Ok((dx, dw))
         }

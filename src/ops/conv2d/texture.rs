@@ -39,6 +39,16 @@ static CONV: Kernel = tex_kernel(
         Bind::ReadWrite,
     ],
 );
+static WGRAD_ROWS: Kernel = tex_kernel(
+    "conv2d_wgrad_rows",
+    include_str!("../../../shaders/conv2d_wgrad_rows.wgsl"),
+    "wgrad",
+    &[
+        Bind::ReadStorageTexture,
+        Bind::ReadStorageTexture,
+        Bind::ReadWrite,
+    ],
+);
 static WGRAD: Kernel = tex_kernel(
     "conv2d_wgrad_tex",
     include_str!("../../../shaders/conv2d_wgrad_tex.wgsl"),
@@ -78,7 +88,6 @@ const WGRAD_RUN: usize = 2048;
 /// A [B, C, H, W] tensor packed as padded NHWC4: texel ((b·hp + yp)·wp + xp)·c4n + c4 holds
 /// channels 4c4.. of pixel (yp − pt, xp − pl).
 pub(super) struct Packed {
-    device: Device,
     tex: Arc<GpuTexture>,
     hp: usize,
     wp: usize,
@@ -138,9 +147,24 @@ pub(super) fn fits(dev: &Device, g: &Geom) -> bool {
         && packed_rows(&g.y_shape(), bwd) < DIV_LIMIT
 }
 
-/// Copies t's buffer into a linear texture: texel i = elements 4i..4i+3 in rows of a power of two
-/// texels that divides the buffer (whole rows are copied). Returns it with log2 of its width.
-fn linear(t: &Tensor) -> Result<(Arc<GpuTexture>, usize)> {
+/// A [B, C, H, W] tensor copied into a linear texture: texel i = elements 4i..4i+3, in rows of
+/// 2^wl texels.
+pub(super) struct Linear {
+    device: Device,
+    tex: Arc<GpuTexture>,
+    wl: usize,
+    shape: [usize; 4],
+}
+
+impl Linear {
+    fn last(&self) -> usize {
+        (self.tex.width * self.tex.height - 1) as usize
+    }
+}
+
+/// Copies t's buffer into a linear texture whose row width (a power of two) divides the buffer,
+/// so whole rows are copied at memcpy speed.
+pub(super) fn linear(t: &Tensor) -> Result<Linear> {
     let dev = t.device();
     let size_texels = t.buf().size as usize / 16;
     let width = (1usize << size_texels.trailing_zeros()).min(TEX_W);
@@ -152,13 +176,18 @@ fn linear(t: &Tensor) -> Result<(Arc<GpuTexture>, usize)> {
         16 * width as u32,
         [width as u32, rows as u32],
     );
-    Ok((tex, width.trailing_zeros() as usize))
+    let s = t.shape();
+    Ok(Linear {
+        device: dev.clone(),
+        tex,
+        wl: width.trailing_zeros() as usize,
+        shape: [s[0], s[1], s[2], s[3]],
+    })
 }
 
-/// Packs t [B, C, H, W] with padding [top, bottom, left, right].
-pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
-    let dev = t.device();
-    let s = t.shape();
+/// Packs a linear copy of a [B, C, H, W] tensor with padding [top, bottom, left, right].
+fn pack(lin: &Linear, pad: [usize; 4]) -> Result<Packed> {
+    let (dev, s) = (&lin.device, lin.shape);
     let (hp, wp, c4n) = (
         s[2] + pad[0] + pad[1],
         s[3] + pad[2] + pad[3],
@@ -166,7 +195,6 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
     );
     let texels = s[0] * hp * wp * c4n;
     let tex = dev.texture("conv2d", TEX_W as u32, texels.div_ceil(TEX_W) as u32)?;
-    let (lin, lw) = linear(t)?;
     let pl4 = pad[2].next_multiple_of(4);
     let quads = (wp + pl4 - pad[2]).div_ceil(4);
     let rows = s[0] * c4n * hp;
@@ -184,8 +212,8 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
             pad[0],
             pad[2],
             pl4,
-            lw,
-            (lin.width * lin.height - 1) as usize,
+            lin.wl,
+            lin.last(),
             s[3].is_multiple_of(4) as usize,
             0,
             0,
@@ -199,12 +227,11 @@ pub(super) fn pack(t: &Tensor, pad: [usize; 4]) -> Result<Packed> {
         &PACK,
         &[],
         bytemuck::cast_slice(&v),
-        vec![Res::Tex(lin), Res::Tex(tex.clone())],
+        vec![Res::Tex(lin.tex.clone()), Res::Tex(tex.clone())],
         grid_1d(rows, 64),
         &[],
     )?;
     Ok(Packed {
-        device: dev.clone(),
         tex,
         hp,
         wp,
@@ -353,47 +380,136 @@ fn run_all(
     y.reshape(shape)
 }
 
-/// x packed for the forward pass and the weight gradient.
-pub(super) fn pack_x(x: &Tensor, g: &Geom) -> Result<Packed> {
-    pack(x, padding(&[g.forward()], g.h, g.w))
+/// x as the weight gradient reads it: a linear copy for the in-place kernel, else packed.
+pub(super) enum SavedX {
+    Linear(Linear),
+    Packed(Packed),
 }
 
-/// y = conv2d(x, w) + bias, no graph; also returns packed x for the weight gradient.
+/// Whether the weight gradient reads x and dy in place (stride 2, whose x is 4 times the size of
+/// dy, or fewer than 4 input channels, which the packed kernel pads to 4; rows of whole texels)
+/// rather than packed.
+fn wgrad_in_place(g: &Geom) -> bool {
+    let rows = g.w.is_multiple_of(4) && g.ow.is_multiple_of(4);
+    rows && (g.stride == 2 || (g.stride == 1 && g.c < 4))
+}
+
+fn save_x(xl: Linear, xp: Packed, g: &Geom) -> SavedX {
+    match wgrad_in_place(g) {
+        true => SavedX::Linear(xl),
+        false => SavedX::Packed(xp),
+    }
+}
+
+/// x as the weight gradient reads it, for a weight gradient computed on its own.
+pub(super) fn saved_x(x: &Tensor, g: &Geom) -> Result<SavedX> {
+    let xl = linear(x)?;
+    Ok(match wgrad_in_place(g) {
+        true => SavedX::Linear(xl),
+        false => SavedX::Packed(pack(&xl, padding(&[g.forward()], g.h, g.w))?),
+    })
+}
+
+/// y = conv2d(x, w) + bias, no graph; also returns x as the weight gradient will read it.
 pub(super) fn forward(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
     g: &Geom,
-) -> Result<(Tensor, Packed)> {
-    let xp = pack_x(x, g)?;
+) -> Result<(Tensor, SavedX)> {
+    let xl = linear(x)?;
+    let xp = pack(&xl, padding(&[g.forward()], g.h, g.w))?;
     let y = run_all(&xp, w, &[g.forward()], g.b, bias, &g.y_shape())?;
-    Ok((y, xp))
+    Ok((y, save_x(xl, xp, g)))
 }
 
-/// dy packed for the gradients: padded for the stride phases of the input gradient when
-/// `for_input` (the weight gradient reads only the interior).
-pub(super) fn pack_dy(dy: &Tensor, g: &Geom, for_input: bool) -> Result<Packed> {
-    let pad = match for_input {
-        true => padding(&g.grad_input_phases(), g.oh, g.ow),
-        false => [0; 4],
-    };
-    pack(dy, pad)
+/// dx from a linear copy of dy: dy packed for the stride phases, one direct convolution each.
+pub(super) fn grad_input(dl: &Linear, w: &Tensor, g: &Geom) -> Result<Tensor> {
+    let phases = g.grad_input_phases();
+    let dp = pack(dl, padding(&phases, g.oh, g.ow))?;
+    run_all(&dp, w, &phases, g.b, None, &g.x_shape())
 }
 
-/// dx from packed dy: one direct convolution per stride phase.
-pub(super) fn grad_input(dp: &Packed, w: &Tensor, g: &Geom) -> Result<Tensor> {
-    run_all(dp, w, &g.grad_input_phases(), g.b, None, &g.x_shape())
+/// dW from x (as saved) and a linear copy of dy: split-K partials, summed in order.
+pub(super) fn grad_weight(x: &SavedX, dl: &Linear, g: &Geom) -> Result<Tensor> {
+    match x {
+        SavedX::Linear(xl) => grad_weight_rows(xl, dl, g),
+        SavedX::Packed(xp) => grad_weight_packed(xp, &pack(dl, [0; 4])?, g, &dl.device),
+    }
 }
 
-/// dW from packed x and dy: split-K partials, summed in order.
-pub(super) fn grad_weight(xp: &Packed, dp: &Packed, g: &Geom) -> Result<Tensor> {
-    let dev = &xp.device;
-    let pixels = g.pixels();
+/// Split count (a multiple of 8: one per lane) and run length for `steps` reduction steps of
+/// `per_step` pixels, runs within the loop budget.
+fn wgrad_runs(dev: &Device, steps: usize, per_step: usize) -> (usize, usize) {
     let budget = dev.loop_budget().min(u32::MAX as u64) as usize;
+    let run = (WGRAD_RUN / per_step).min(budget.saturating_sub(2).max(1));
+    let splits = steps.div_ceil(run).next_multiple_of(8);
+    (splits, steps.div_ceil(splits))
+}
+
+/// dW in place from NCHW x and dy (W % 4 = 0, OW % 4 = 0, stride ≤ 2).
+fn grad_weight_rows(xl: &Linear, dl: &Linear, g: &Geom) -> Result<Tensor> {
+    let dev = &xl.device;
+    let quads = g.pixels() / 4;
+    let (splits, len) = wgrad_runs(dev, quads, 4);
+    let cols = g.c * g.kh * g.kw;
+    let wsize = g.o * cols;
+    let v = u32s(
+        "conv2d",
+        &[
+            quads,
+            g.ow / 4,
+            len,
+            g.oh,
+            g.ow,
+            g.stride,
+            g.pad,
+            g.h,
+            g.w,
+            g.c,
+            g.o,
+            g.kw,
+            g.kh * g.kw,
+            cols,
+            wsize,
+            g.c * g.h * g.w,
+            g.o * g.oh * g.ow,
+            xl.last(),
+            dl.last(),
+            xl.wl,
+            dl.wl,
+            0,
+            0,
+            0,
+        ],
+    )?;
+    let partial = Tensor::empty(dev, "conv2d", &[splits, wsize], DType::F32)?;
+    let grid = u32s(
+        "conv2d",
+        &[splits / 8, cols.div_ceil(16), g.o.div_ceil(TILE_N)],
+    )?;
+    dev.dispatch(
+        "conv2d",
+        &WGRAD_ROWS,
+        &[],
+        bytemuck::cast_slice(&v),
+        vec![
+            Res::Tex(xl.tex.clone()),
+            Res::Tex(dl.tex.clone()),
+            Res::Buf(partial.buf().clone()),
+        ],
+        [grid[0], grid[1], grid[2]],
+        &[(partial.buf(), partial.numel())],
+    )?;
+    partial.sum(0, false)?.reshape(&g.w_shape())
+}
+
+/// dW from packed x and dy (any shape): split-K partials, summed in order.
+fn grad_weight_packed(xp: &Packed, dp: &Packed, g: &Geom, dev: &Device) -> Result<Tensor> {
+    let pixels = g.pixels();
     // 4 pixels per loop trip.
-    let run = WGRAD_RUN.min(4 * budget.saturating_sub(2).max(1));
-    let splits = pixels.div_ceil(run).next_multiple_of(8);
-    let len = pixels.div_ceil(splits).next_multiple_of(4);
+    let (splits, trips) = wgrad_runs(dev, pixels.div_ceil(4), 4);
+    let len = 4 * trips;
     let cols = g.kh * g.kw * xp.c4n;
     let wsize = g.o * g.c * g.kh * g.kw;
     let (s, c4x, c4d) = (g.stride, xp.c4n, dp.c4n);
