@@ -59,5 +59,15 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The `map_err` adapter for an I/O call on `path`: the error names the file.
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -61,10 +61,7 @@ pub fn run(args: Args) -> Result<()> {
     tailgrad::runtime::adapter::pick()?;
     let dev = Device::get()?;
     let mut out = match &args.json {
-        Some(path) => Some(std::fs::File::create(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?),
+        Some(path) => Some(std::fs::File::create(path).map_err(Error::io(path))?),
         None => None,
     };
     let entries = registry(&dev, args.quick);
@@ -112,10 +109,7 @@ pub fn run(args: Args) -> Result<()> {
         print_row(&rec);
         if let Some(f) = out.as_mut() {
             let line = serde_json::to_string(&rec).expect("plain data serializes");
-            writeln!(f, "{line}").map_err(|source| Error::Io {
-                path: args.json.as_ref().unwrap().display().to_string(),
-                source,
-            })?;
+            writeln!(f, "{line}").map_err(Error::io(args.json.as_ref().unwrap()))?;
         }
     }
     eprintln!(

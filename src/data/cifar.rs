@@ -55,10 +55,7 @@ pub fn split_files(cifar100: bool, train: bool) -> Vec<String> {
 pub fn load(paths: &[PathBuf], cifar100: bool) -> Result<Dataset> {
     let mut ds = empty(cifar100);
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(Error::io(path))?;
         append(&mut ds, &path.display().to_string(), &bytes)?;
     }
     Ok(ds)

@@ -50,10 +50,7 @@ pub fn decode(name: &str, bytes: Vec<u8>, ndim: usize) -> Result<Idx> {
 
 /// The array and whether it was gzip-compressed.
 fn read_gz(path: &Path, ndim: usize) -> Result<(Idx, bool)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
     decode_gz(&path.display().to_string(), bytes, ndim)
 }
 

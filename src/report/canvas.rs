@@ -151,9 +151,6 @@ impl Canvas {
                 op: "png",
                 msg: format!("{}: {e}", path.display()),
             })?;
-        std::fs::write(path, bytes).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })
+        std::fs::write(path, bytes).map_err(Error::io(path))
     }
 }

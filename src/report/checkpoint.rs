@@ -204,25 +204,18 @@ impl Checkpoint {
             msg: format!("{}: {e}", path.display()),
         })?;
         let tmp = tmp_path(path)?;
-        let io = |p: &Path| {
-            let path = p.display().to_string();
-            move |source| Error::Io { path, source }
-        };
-        let written = write_synced(&tmp, &bytes).map_err(io(&tmp));
+        let written = write_synced(&tmp, &bytes).map_err(Error::io(&tmp));
         if written.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         written?;
-        fs::rename(&tmp, path).map_err(io(path))?;
-        sync_dir(path).map_err(io(path))
+        fs::rename(&tmp, path).map_err(Error::io(path))?;
+        sync_dir(path).map_err(Error::io(path))
     }
 
     /// Reads a checkpoint. Any malformed file gives `Error::Format` with the byte offset.
     pub fn load(path: &Path) -> Result<Checkpoint> {
-        let bytes = fs::read(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = fs::read(path).map_err(Error::io(path))?;
         let fail = |(offset, msg): (usize, String)| Error::Format {
             path: path.display().to_string(),
             offset: offset as u64,

@@ -493,19 +493,12 @@ fn progress(len: u64, quiet: bool, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(io_err(path))
+    std::fs::write(path, bytes).map_err(Error::io(path))
 }
 
 fn rewrite_metrics(out: &Path, history: &[EpochLine]) -> Result<()> {
@@ -523,14 +516,14 @@ fn append_metrics(out: &Path, line: &EpochLine) -> Result<()> {
         .append(true)
         .create(true)
         .open(&path)
-        .map_err(io_err(&path))?;
-    writeln!(f, "{}", serde_json::to_string(line).unwrap()).map_err(io_err(&path))
+        .map_err(Error::io(&path))?;
+    writeln!(f, "{}", serde_json::to_string(line).unwrap()).map_err(Error::io(&path))
 }
 
 /// The first `epochs` lines (those the checkpoint covers; a line after them may be cut short by
 /// the kill being resumed from).
 fn read_metrics(path: &Path, epochs: usize) -> Result<Vec<EpochLine>> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
     let mut offset = 0u64;
     let mut out = Vec::new();
     for line in text.lines().take(epochs) {

@@ -133,10 +133,7 @@ pub(crate) struct Resolved {
 impl TrainConfig {
     /// Reads a TOML file; unknown keys are errors (a typo must not silently use a default).
     pub fn from_file(path: &Path) -> Result<TrainConfig> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
         Self::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
