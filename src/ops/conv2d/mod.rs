@@ -25,6 +25,21 @@ pub use geom::Geom;
 use crate::runtime::{Device, DeviceClass};
 use crate::{Error, Result, Tensor};
 
+/// The split-K tail of the implicit-GEMM variants: `fill` writes `splits` partial outputs of
+/// n = ∏`shape` elements into one `[splits, n]` buffer, summed here in a fixed order.
+fn sum_partials(
+    dev: &Device,
+    splits: usize,
+    shape: &[usize],
+    fill: impl FnOnce(&Tensor, usize) -> Result<()>,
+) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let out = Tensor::empty(dev, "conv2d", &[splits, n], crate::tensor::DType::F32)?;
+    fill(&out, n)?;
+    let y = if splits == 1 { out } else { out.sum(0, false)? };
+    y.reshape(shape)
+}
+
 /// Which kernels compute a convolution and its gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {

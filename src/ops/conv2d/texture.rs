@@ -371,13 +371,12 @@ fn run_all(
     let dev = w.device();
     let steps = ds.iter().map(|d| d.th * d.tw * src.c4n).max().unwrap_or(0);
     let (k_len, splits) = k_split(dev, steps);
-    let n: usize = shape.iter().product();
-    let out = Tensor::empty(dev, "conv2d", &[splits, n], DType::F32)?;
-    for d in ds {
-        run_direct(src, w, d, batch, bias, &out, (k_len, splits, n))?;
-    }
-    let y = if splits == 1 { out } else { out.sum(0, false)? };
-    y.reshape(shape)
+    super::sum_partials(dev, splits, shape, |out, n| {
+        for d in ds {
+            run_direct(src, w, d, batch, bias, out, (k_len, splits, n))?;
+        }
+        Ok(())
+    })
 }
 
 /// x as the weight gradient reads it: a linear copy for the in-place kernel, else packed.

@@ -161,13 +161,12 @@ fn run_all(
     let k = ds.iter().map(|d| d.cin * d.th * d.tw).max().unwrap_or(0);
     let splits = k.div_ceil(max_k_len(dev)).max(1);
     let k_len = k.div_ceil(splits).next_multiple_of(BK).max(BK);
-    let n: usize = shape.iter().product();
-    let out = Tensor::empty(dev, "conv2d", &[splits, n], DType::F32)?;
-    for d in ds {
-        run_direct(src, w, d, batch, bias, &out, (k_len, splits, n))?;
-    }
-    let y = if splits == 1 { out } else { out.sum(0, false)? };
-    y.reshape(shape)
+    super::sum_partials(dev, splits, shape, |out, n| {
+        for d in ds {
+            run_direct(src, w, d, batch, bias, out, (k_len, splits, n))?;
+        }
+        Ok(())
+    })
 }
 
 /// y = conv2d(x, w) + bias, no graph.
