@@ -713,7 +713,11 @@ fn cbenrs_matches_the_methods_example() {
         2.541e-4, 3.855e-4, 6.071e-4, 9.776e-4, 1.599e-3, 2.631e-3, 4.357e-3, 7.240e-3, 1.209e-2,
         2.004e-2,
     ];
-    let mass: Vec<f64> = want_w.iter().zip(CIFAR10_LT).map(|(w, n)| w * n as f64).collect();
+    let mass: Vec<f64> = want_w
+        .iter()
+        .zip(CIFAR10_LT)
+        .map(|(w, n)| w * n as f64)
+        .collect();
     let p: Vec<f64> = mass.iter().map(|m| m / mass.iter().sum::<f64>()).collect();
     let s = Sampling::cbenrs(&CIFAR10_LT);
     let Sampling::Weighted(w) = &s else {
@@ -725,7 +729,12 @@ fn cbenrs_matches_the_methods_example() {
             "class {k}: weight {got:.5e}, §6.3 says {want:.4e}"
         );
     }
-    for (k, (got, want)) in s.class_probabilities(&CIFAR10_LT).iter().zip(&p).enumerate() {
+    for (k, (got, want)) in s
+        .class_probabilities(&CIFAR10_LT)
+        .iter()
+        .zip(&p)
+        .enumerate()
+    {
         assert!(
             (got - want).abs() <= 1e-4,
             "class {k}: probability {got:.5}, §6.3 says {want}"
@@ -733,7 +742,8 @@ fn cbenrs_matches_the_methods_example() {
     }
     assert_eq!(Sampling::from_name("cbenrs", &CIFAR10_LT, 0.5).unwrap(), s);
     // Constant β (EffectNumRS): w_j = (1 − β)/(1 − β^n_j).
-    let Sampling::Weighted(we) = Sampling::from_name("effective-number", &CIFAR10_LT, 0.999).unwrap()
+    let Sampling::Weighted(we) =
+        Sampling::from_name("effective-number", &CIFAR10_LT, 0.999).unwrap()
     else {
         panic!("effective-number is a weighted sampler")
     };

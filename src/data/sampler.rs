@@ -30,11 +30,9 @@ impl Sampling {
             "class-balanced" => Sampling::ClassBalanced,
             "effective-number" => Sampling::effective_number(counts, |_| beta),
             "cbenrs" => Sampling::cbenrs(counts),
-            s => {
-                return Err(Error::Config(format!(
-                    "unknown sampling {s:?}: use instance, class-balanced, effective-number or cbenrs"
-                )))
-            }
+            s => return Err(Error::Config(format!(
+                "unknown sampling {s:?}: use instance, class-balanced, effective-number or cbenrs"
+            ))),
         })
     }
 
@@ -63,7 +61,13 @@ impl Sampling {
         let d: Vec<f64> = counts.iter().map(|&n| -(n.max(1) as f64).ln()).collect();
         let lo = d.iter().cloned().fold(f64::MAX, f64::min);
         let hi = d.iter().cloned().fold(f64::MIN, f64::max);
-        let norm = |j: usize| if hi > lo { (d[j] - lo) / (hi - lo) } else { 0.0 };
+        let norm = |j: usize| {
+            if hi > lo {
+                (d[j] - lo) / (hi - lo)
+            } else {
+                0.0
+            }
+        };
         Sampling::effective_number(counts, |j| CBENRS_A + CBENRS_B * norm(j))
     }
 
