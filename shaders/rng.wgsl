@@ -20,21 +20,8 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<u32>;
 
-// mulhi and philox come from the prelude shaders/philox.wgsl (kernel!(["philox", "rng"])).
-
-// The top 24 bits as a float in [0, 1): exactly representable, so never rounds up to 1.
-fn unit(x: u32) -> f32 {
-    return f32(x >> 8u) * (1.0 / 16777216.0);
-}
-
-// Box–Muller on one pair of words: u1 in (0, 1] so log never sees 0. The angle stays in
-// [-π, π), the only range where WGSL bounds the error of sin and cos.
-fn box_muller(x0: u32, x1: u32) -> vec2<f32> {
-    let u1 = f32((x0 >> 8u) + 1u) * (1.0 / 16777216.0);
-    let r = sqrt(-2.0 * log(u1));
-    let th = 6.2831855 * unit(x1) - 3.1415927;
-    return vec2<f32>(r * cos(th), r * sin(th));
-}
+// mulhi, philox, unit and box_muller come from the prelude shaders/philox.wgsl
+// (kernel!(["philox", "rng"])).
 
 fn transform(w: vec4<u32>) -> vec4<u32> {
     switch p.mode {

@@ -61,7 +61,7 @@ fn demo_preset_learns_and_writes_the_run_directory() {
         TrainConfig::from_file(&out.join("config.toml")).unwrap(),
         cfg
     );
-    let (again, _) = evaluate_checkpoint(&out.join("checkpoint.safetensors")).unwrap();
+    let (again, _) = evaluate_checkpoint(&out.join("checkpoint.safetensors"), None).unwrap();
     assert_eq!(
         again.eval, s.eval,
         "re-evaluation differs from the run's last epoch"

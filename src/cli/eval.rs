@@ -12,10 +12,14 @@ pub struct Args {
     /// Also print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Post-hoc logit adjustment: predict argmax(z − τ·ln π) with this τ (methods.md §4.4), on
+    /// a model trained with any loss.
+    #[arg(long, value_name = "TAU")]
+    posthoc_tau: Option<f32>,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let (summary, _) = evaluate_checkpoint(&a.checkpoint)?;
+    let (summary, _) = evaluate_checkpoint(&a.checkpoint, a.posthoc_tau)?;
     super::report::print_table(&summary);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary).unwrap());

@@ -5,9 +5,25 @@ use tailgrad::train::Summary;
 
 pub fn print_table(s: &Summary) {
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", 100.0 * v));
+    if let Some(s1) = &s.stage1 {
+        println!(
+            "\nstage 1 (representation learning): top-1 {:.2}%",
+            100.0 * s1.eval.top1
+        );
+    }
     println!(
-        "\n{} on {}, {} epochs, {:.0} train images/s on {}",
-        s.model, s.dataset, s.epochs, s.train_images_per_sec, s.device
+        "\n{} {} on {}, {} epochs{}, {:.0} train images/s on {}",
+        s.model,
+        s.method,
+        s.dataset,
+        s.epochs,
+        if s.stage1.is_some() {
+            " of stage 2"
+        } else {
+            ""
+        },
+        s.train_images_per_sec,
+        s.device
     );
     println!(
         "{:<8} {:>7} {:>12} {:>9}",

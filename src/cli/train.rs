@@ -1,7 +1,7 @@
 //! `tailgrad train classifier`: config file and/or flags → a run directory.
 
 use std::path::PathBuf;
-use tailgrad::train::{train_classifier, RunOptions, Schedule, TrainConfig};
+use tailgrad::train::{train_classifier, train_stage2, Method, RunOptions, Schedule, TrainConfig};
 use tailgrad::Result;
 
 #[derive(clap::Subcommand)]
@@ -38,9 +38,27 @@ pub struct ClassifierArgs {
     /// small-cnn | resnet8 | resnet20 | resnet32 | resnet56
     #[arg(long)]
     model: Option<String>,
-    /// linear | normed
+    /// auto | linear | normed (auto: cosine head for ldam-drw and gcl)
     #[arg(long)]
     head: Option<String>,
+    /// ce | focal | cb-ce | cb-focal | la | la-posthoc | balce | ldam-drw | gcl (gcl runs both
+    /// of its stages)
+    #[arg(long, value_parser = parse_method)]
+    method: Option<Method>,
+    /// Mixup on training batches (default: on for gcl only).
+    #[arg(long, overrides_with = "no_mixup")]
+    mixup: bool,
+    #[arg(long)]
+    no_mixup: bool,
+    /// 2: only GCL's classifier re-training, from the stage-1 checkpoint given by --from.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2), requires_if("2", "from"))]
+    stage: Option<u8>,
+    /// Stage-1 checkpoint for --stage 2.
+    #[arg(long, value_name = "CHECKPOINT", requires = "stage")]
+    from: Option<PathBuf>,
+    /// Epochs of GCL's stage 2 (0 skips it).
+    #[arg(long)]
+    stage2_epochs: Option<usize>,
     #[arg(long)]
     epochs: Option<usize>,
     #[arg(long)]
@@ -62,7 +80,7 @@ pub struct ClassifierArgs {
     /// Comma-separated 1-indexed epochs after which the step schedule decays.
     #[arg(long, value_delimiter = ',')]
     lr_steps: Option<Vec<usize>>,
-    /// instance | class-balanced
+    /// instance | class-balanced | effective-number | cbenrs
     #[arg(long)]
     sampling: Option<String>,
     /// Turn off random crop and flip.
@@ -73,6 +91,10 @@ pub struct ClassifierArgs {
     /// Output directory.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+fn parse_method(s: &str) -> std::result::Result<Method, String> {
+    s.parse().map_err(|e: tailgrad::Error| e.to_string())
 }
 
 fn parse_schedule(s: &str) -> std::result::Result<Schedule, String> {
@@ -103,6 +125,7 @@ pub fn run(what: What) -> Result<()> {
         profile,
         model,
         head,
+        method,
         epochs,
         batch,
         optimizer,
@@ -119,6 +142,12 @@ pub fn run(what: What) -> Result<()> {
     if a.no_augment {
         cfg.augment = false;
     }
+    if a.mixup || a.no_mixup {
+        cfg.mixup = Some(a.mixup);
+    }
+    if let Some(e) = a.stage2_epochs {
+        cfg.stage2.epochs = e;
+    }
     if let Some(dir) = &a.resume {
         cfg.out = dir.clone();
     }
@@ -127,7 +156,10 @@ pub fn run(what: What) -> Result<()> {
         resume: a.resume.is_some(),
         stop_after: None,
     };
-    let summary = train_classifier(&cfg, &opts)?;
+    let summary = match (a.stage, &a.from) {
+        (Some(2), Some(from)) => train_stage2(from, &cfg, &opts)?,
+        _ => train_classifier(&cfg, &opts)?,
+    };
     super::report::print_table(&summary);
     println!("wrote {}", cfg.out.display());
     Ok(())

@@ -60,28 +60,45 @@ pub fn class_counts(
 /// and the first n_i are kept; the result lists the classes in label order, each in shuffled
 /// order, as the reference code does.
 pub fn long_tailed(ds: &Dataset, rho: f64, profile: Profile, seed: u64) -> Result<Dataset> {
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); ds.classes];
-    for (i, &y) in ds.labels.iter().enumerate() {
-        members[y as usize].push(i);
+    ds.subset(&long_tailed_indices(
+        &ds.labels, ds.classes, rho, profile, seed,
+    )?)
+}
+
+/// The indices into `labels` that [`long_tailed`] keeps, in its order.
+pub fn long_tailed_indices(
+    labels: &[u32],
+    classes: usize,
+    rho: f64,
+    profile: Profile,
+    seed: u64,
+) -> Result<Vec<usize>> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (i, &y) in labels.iter().enumerate() {
+        let Some(m) = members.get_mut(y as usize) else {
+            return Err(Error::Invalid {
+                op: "long_tail",
+                msg: format!("label {y} of sample {i} is not below {classes} classes"),
+            });
+        };
+        m.push(i);
     }
     let n_max = members.iter().map(Vec::len).min().unwrap_or(0);
     if n_max == 0 {
+        let counts: Vec<usize> = members.iter().map(Vec::len).collect();
         return Err(Error::Invalid {
             op: "long_tail",
-            msg: format!(
-                "every class needs images; counts are {:?}",
-                ds.class_counts()
-            ),
+            msg: format!("every class needs images; counts are {counts:?}"),
         });
     }
-    let counts = class_counts(n_max, ds.classes, rho, profile)?;
+    let counts = class_counts(n_max, classes, rho, profile)?;
     let mut rng = SplitMix64::new(seed);
     let mut keep = Vec::with_capacity(counts.iter().sum());
     for (idx, n) in members.iter_mut().zip(counts) {
         rng.shuffle(idx);
         keep.extend_from_slice(&idx[..n]);
     }
-    ds.subset(&keep)
+    Ok(keep)
 }
 
 /// Class-size thresholds of the many / medium / few-shot splits.

@@ -4,6 +4,7 @@
 
 pub mod bundled;
 pub mod cifar;
+pub mod extrapolation;
 pub mod gpu;
 pub mod idx;
 pub mod long_tail;

@@ -4,6 +4,10 @@
 use super::shuffle::SplitMix64;
 use crate::{Error, Result};
 
+/// β_j = A + B·d̃_j of CBENRS (the values the GCL author confirms in GCLLoss issue #2).
+const CBENRS_A: f64 = 0.9999;
+const CBENRS_B: f64 = 1e-5;
+
 /// How an epoch picks its N indices.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sampling {
@@ -18,6 +22,67 @@ pub enum Sampling {
 }
 
 impl Sampling {
+    /// The sampler named `name` for a training set with these class counts: `instance`,
+    /// `class-balanced`, `effective-number` (constant `beta`) or `cbenrs`.
+    pub fn from_name(name: &str, counts: &[usize], beta: f64) -> Result<Sampling> {
+        Ok(match name {
+            "instance" => Sampling::InstanceBalanced,
+            "class-balanced" => Sampling::ClassBalanced,
+            "effective-number" => Sampling::effective_number(counts, |_| beta),
+            "cbenrs" => Sampling::cbenrs(counts),
+            s => return Err(Error::Config(format!(
+                "unknown sampling {s:?}: use instance, class-balanced, effective-number or cbenrs"
+            ))),
+        })
+    }
+
+    /// Class weights w_j = 1/E(n_j; β_j) = (1 − β_j)/(1 − β_j^n_j) (Cui et al. 2019), with β_j
+    /// given per class by `beta(j)`. An empty class gets weight 0 (it has nothing to draw).
+    pub fn effective_number(counts: &[usize], beta: impl Fn(usize) -> f64) -> Sampling {
+        Sampling::Weighted(
+            counts
+                .iter()
+                .enumerate()
+                .map(|(j, &n)| {
+                    let b = beta(j);
+                    if n == 0 {
+                        0.0
+                    } else {
+                        (1.0 - b) / (1.0 - b.powf(n as f64))
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// GCL's class-based effective-number sampler (CBENRS, methods.md §5.3): β_j = 0.9999 +
+    /// 1e-5·d̃_j with d̃ the min-max normalised ln n_max − ln n_j, so rarer classes get a larger β.
+    pub fn cbenrs(counts: &[usize]) -> Sampling {
+        let d: Vec<f64> = counts.iter().map(|&n| -(n.max(1) as f64).ln()).collect();
+        let lo = d.iter().cloned().fold(f64::MAX, f64::min);
+        let hi = d.iter().cloned().fold(f64::MIN, f64::max);
+        let norm = |j: usize| {
+            if hi > lo {
+                (d[j] - lo) / (hi - lo)
+            } else {
+                0.0
+            }
+        };
+        Sampling::effective_number(counts, |j| CBENRS_A + CBENRS_B * norm(j))
+    }
+
+    /// The probability that one draw picks class j: w_j·n_j normalised (1/n_j·n_j for
+    /// class-balanced, n_j/N for instance-balanced).
+    pub fn class_probabilities(&self, counts: &[usize]) -> Vec<f64> {
+        let mass: Vec<f64> = match self {
+            Sampling::InstanceBalanced => counts.iter().map(|&n| n as f64).collect(),
+            Sampling::ClassBalanced => counts.iter().map(|&n| (n > 0) as u8 as f64).collect(),
+            Sampling::Weighted(w) => w.iter().zip(counts).map(|(w, &n)| w * n as f64).collect(),
+        };
+        let total: f64 = mass.iter().sum();
+        mass.iter().map(|m| m / total).collect()
+    }
+
     /// The indices of epoch `epoch` for a dataset with these `labels` (each below `classes`).
     pub fn epoch_order(
         &self,

@@ -107,14 +107,35 @@ fn fused(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>) -> Result<T
         &check,
     )?;
 
-    let loss = Tensor::empty(dev, OP, &[1], DType::F32)?;
-    let inv_w = Tensor::empty(dev, OP, &[1], DType::F32)?;
+    mean_with_saved_grad(OP, logits, &stats, grad, b, c)
+}
+
+/// The loss Σ stats[2r] / Σ stats[2r + 1] over `rows` (w·ℓ, w) pairs, shape [1], whose backward
+/// is `grad` [rows, cols] (written by the forward kernel) times upstream / Σw. Shared with the
+/// fused `adjusted_ce` kernel, which writes the same stats and gradient layout.
+pub(super) fn mean_with_saved_grad(
+    op: &'static str,
+    logits: &Tensor,
+    stats: &Tensor,
+    grad: Tensor,
+    rows: usize,
+    cols: usize,
+) -> Result<Tensor> {
+    let dev = logits.device();
+    let p = Params {
+        rows: rows as u32,
+        cols: cols as u32,
+        flags: 0,
+        _pad: 0,
+    };
+    let loss = Tensor::empty(dev, op, &[1], DType::F32)?;
+    let inv_w = Tensor::empty(dev, op, &[1], DType::F32)?;
     dev.dispatch(
-        OP,
+        op,
         &MEAN,
         &[],
         bytemuck::bytes_of(&p),
-        [&stats, &loss, &inv_w]
+        [stats, &loss, &inv_w]
             .iter()
             .map(|t| Res::Buf(t.buf().clone()))
             .collect(),
@@ -122,21 +143,27 @@ fn fused(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>) -> Result<T
         &[(loss.buf(), 1)],
     )?;
     Ok(loss.with_grad(
-        OP,
+        op,
         &[logits],
-        Box::new(move |g| Ok(vec![Some(backward(&grad, g, &inv_w, &p)?)])),
+        Box::new(move |g| Ok(vec![Some(backward(op, &grad, g, &inv_w, &p)?)])),
     ))
 }
 
 /// grad · g · inv_w in one dispatch. Unfused it is a [1]·[1] `mul` plus a broadcasting
 /// [B, C]·[1] `mul`, and the general broadcasting kernel ran ~9× slower than this plain pass on
 /// lavapipe (93 vs 11 ms at 512×1000).
-fn backward(grad: &Tensor, g: &Tensor, inv_w: &Tensor, p: &Params) -> Result<Tensor> {
+fn backward(
+    op: &'static str,
+    grad: &Tensor,
+    g: &Tensor,
+    inv_w: &Tensor,
+    p: &Params,
+) -> Result<Tensor> {
     let dev = grad.device();
-    let dx = Tensor::empty(dev, OP, grad.shape(), DType::F32)?;
+    let dx = Tensor::empty(dev, op, grad.shape(), DType::F32)?;
     let n = dx.numel();
     dev.dispatch(
-        OP,
+        op,
         &BACKWARD,
         &[],
         bytemuck::bytes_of(p),

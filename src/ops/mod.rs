@@ -1,6 +1,7 @@
 //! One module per kernel family: shape checks, the launch, and the backward rule. Each has a
 //! shader of the same name in `shaders/` and a test file of the same name in `tests/`.
 
+pub mod adjusted_ce;
 pub mod augment;
 pub mod batch_norm;
 pub mod binary;

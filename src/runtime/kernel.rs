@@ -30,8 +30,9 @@ pub struct Kernel {
     pub trusted: bool,
 }
 
-/// Declares a `static` [`Kernel`] for an entry point of a file in `shaders/`; a leading
-/// `trusted` builds it without bounds checks (see [`Kernel::trusted`]).
+/// Declares a `static` [`Kernel`] for an entry point of a file in `shaders/`, optionally after one
+/// or two prelude files (`["prelude", "family"]`); a leading `trusted` builds it without bounds
+/// checks (see [`Kernel::trusted`]).
 #[macro_export]
 macro_rules! kernel {
     ($vis:vis $id:ident = $file:literal :: $entry:literal [$($b:ident),*]) => {
@@ -45,6 +46,19 @@ macro_rules! kernel {
             name: $file,
             source: concat!(
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $prelude, ".wgsl")),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file, ".wgsl")),
+            ),
+            entry: $entry,
+            bindings: &[$($crate::runtime::Bind::$b),*],
+            trusted: false,
+        };
+    };
+    ($vis:vis $id:ident = [$p1:literal, $p2:literal, $file:literal] :: $entry:literal [$($b:ident),*]) => {
+        $vis static $id: $crate::runtime::Kernel = $crate::runtime::Kernel {
+            name: $file,
+            source: concat!(
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $p1, ".wgsl")),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $p2, ".wgsl")),
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file, ".wgsl")),
             ),
             entry: $entry,

@@ -3,7 +3,9 @@
 //! every epoch; `resume` continues from the last checkpoint to the same result.
 
 use super::config::Resolved;
-use super::{lr_at, Evaluation, TrainConfig};
+use super::loss::{Loss, Method};
+use super::{lr_at, mixup, Evaluation, TrainConfig};
+use crate::data::extrapolation::{self, MaskKind, NeighbourMap};
 use crate::data::gpu::{Augment, GpuDataset};
 use crate::data::long_tail::{self, Split};
 use crate::data::sampler::Sampling;
@@ -35,6 +37,7 @@ pub struct Summary {
     #[serde(flatten)]
     pub eval: Evaluation,
     pub epochs: usize,
+    pub method: Method,
     pub train_images_per_sec: f64,
     pub device: String,
     pub model: String,
@@ -43,7 +46,14 @@ pub struct Summary {
     /// "many" / "medium" / "few" for each class.
     pub class_split: Vec<&'static str>,
     pub class_names: Vec<String>,
+    /// Auxiliary training images (category extrapolation), besides the target classes'.
+    pub auxiliary_images: usize,
     pub wall_seconds: f64,
+    /// GCL's two stages; the top-level numbers are those of stage 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage1: Option<Box<Summary>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage2: Option<Box<Summary>>,
 }
 
 /// One `metrics.jsonl` line.
@@ -73,17 +83,61 @@ struct Setup {
     gpu_test: GpuDataset,
     model: Classifier,
     opt: Box<dyn Optimizer>,
-    /// The many/medium/few split of each class.
+    /// The many/medium/few split of each target class.
     splits: Vec<Split>,
     aug: Augment,
     eval_aug: Augment,
     sampling: Sampling,
+    loss: Loss,
+    mixup: bool,
+    /// Prediction is an argmax over the first `targets` classes (auxiliary classes are masked).
+    targets: usize,
+    /// Stage 2 of GCL: the backbone is frozen and runs in eval mode.
+    frozen: bool,
 }
 
-/// Trains a classifier as `cfg` says and writes the run directory `cfg.out`.
+/// Trains a classifier as `cfg` says and writes the run directory `cfg.out`. For `gcl` this is
+/// both stages: stage 1 in `out`, stage 2 in `out/stage2`, both in `out/summary.json`.
 pub fn train_classifier(cfg: &TrainConfig, opts: &RunOptions) -> Result<Summary> {
+    let partial = opts.stop_after.is_some_and(|e| e < cfg.epochs);
+    if cfg.method != Method::Gcl || cfg.stage != 1 || cfg.stage2.epochs == 0 || partial {
+        return run(cfg, opts);
+    }
+    let stage1 = run(cfg, opts)?;
+    let s2 = cfg.stage2_config(cfg.out.join(CHECKPOINT), cfg.out.join("stage2"));
+    let opts2 = RunOptions {
+        resume: opts.resume && s2.out.join(CHECKPOINT).exists(),
+        ..opts.clone()
+    };
+    if !opts.quiet {
+        eprintln!("stage 2: classifier re-training from {}", cfg.out.display());
+    }
+    let stage2 = run(&s2, &opts2)?;
+    let summary = Summary {
+        wall_seconds: stage1.wall_seconds + stage2.wall_seconds,
+        stage1: Some(Box::new(stage1)),
+        stage2: Some(Box::new(stage2.clone())),
+        ..stage2
+    };
+    write_summary(&cfg.out, &summary)?;
+    Ok(summary)
+}
+
+/// GCL stage 2 alone, from the stage-1 checkpoint `from`: the run's config comes from the
+/// checkpoint, the stage-2 settings and output directory from `cfg`.
+pub fn train_stage2(from: &Path, cfg: &TrainConfig, opts: &RunOptions) -> Result<Summary> {
+    let mut base = checkpoint_config(&Checkpoint::load(from)?, from)?;
+    base.stage2 = cfg.stage2.clone();
+    run(
+        &base.stage2_config(from.to_path_buf(), cfg.out.clone()),
+        opts,
+    )
+}
+
+/// One training run (a plain run, or one stage of GCL).
+fn run(cfg: &TrainConfig, opts: &RunOptions) -> Result<Summary> {
     let start = Instant::now();
-    let mut s = Setup::new(cfg)?;
+    let mut s = Setup::new(cfg, true)?;
     let out = cfg.out.clone();
     create_dir(&out)?;
     let (mut history, mut step) = if opts.resume {
@@ -114,24 +168,31 @@ pub fn train_classifier(cfg: &TrainConfig, opts: &RunOptions) -> Result<Summary>
         s.save(&out, epoch, step)?;
     }
     let summary = s.summary(&history, start.elapsed().as_secs_f64())?;
-    write_file(
-        &out.join("summary.json"),
-        serde_json::to_string_pretty(&summary).unwrap().as_bytes(),
-    )?;
+    write_summary(&out, &summary)?;
     s.plot(&out, &history, &summary)?;
     Ok(summary)
 }
 
-/// Re-evaluates a checkpoint written by [`train_classifier`] on its run's test set.
-pub fn evaluate_checkpoint(path: &Path) -> Result<(Summary, TrainConfig)> {
+fn write_summary(out: &Path, summary: &Summary) -> Result<()> {
+    write_file(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(summary).unwrap().as_bytes(),
+    )
+}
+
+/// Re-evaluates a checkpoint written by [`train_classifier`] on its run's test set; with
+/// `posthoc_tau`, predictions are logit-adjusted post hoc (`la-posthoc`) whatever the loss was.
+pub fn evaluate_checkpoint(
+    path: &Path,
+    posthoc_tau: Option<f32>,
+) -> Result<(Summary, TrainConfig)> {
     let ck = Checkpoint::load(path)?;
-    let text = ck.metadata.get("config").ok_or_else(|| Error::Format {
-        path: path.display().to_string(),
-        offset: 0,
-        msg: "checkpoint metadata has no `config` entry".into(),
-    })?;
-    let cfg = TrainConfig::from_toml(text)?;
-    let s = Setup::new(&cfg)?;
+    let mut cfg = checkpoint_config(&ck, path)?;
+    if let Some(tau) = posthoc_tau {
+        cfg.method = Method::LaPosthoc;
+        cfg.loss.la_tau = tau;
+    }
+    let s = Setup::new(&cfg, false)?;
     load_model(&s.model, &ck, path)?;
     let eval = s.evaluate()?;
     let epochs = meta_usize(&ck, "epoch", path)?;
@@ -139,16 +200,89 @@ pub fn evaluate_checkpoint(path: &Path) -> Result<(Summary, TrainConfig)> {
     Ok((summary, cfg))
 }
 
+fn checkpoint_config(ck: &Checkpoint, path: &Path) -> Result<TrainConfig> {
+    let text = ck.metadata.get("config").ok_or_else(|| Error::Format {
+        path: path.display().to_string(),
+        offset: 0,
+        msg: "checkpoint metadata has no `config` entry".into(),
+    })?;
+    TrainConfig::from_toml(text)
+}
+
+/// The training and test sets of a run, the silencing mask of an extrapolation run and the
+/// number of target classes (all classes, without auxiliary ones).
+struct RunData {
+    train: Dataset,
+    test: Dataset,
+    mask: Option<Vec<bool>>,
+    targets: usize,
+}
+
+fn load_data(cfg: &TrainConfig, r: &Resolved) -> Result<RunData> {
+    let dir = cfg.data_dir.as_deref();
+    let base = data::load(r.dataset, dir, true)?;
+    let test = data::load(r.dataset, dir, false)?;
+    let Some(x) = &cfg.extrapolation else {
+        let train = if cfg.rho > 1.0 {
+            long_tail::long_tailed(&base, cfg.rho, r.profile, cfg.seed)?
+        } else {
+            base
+        };
+        let targets = train.classes;
+        return Ok(RunData {
+            train,
+            test,
+            mask: None,
+            targets,
+        });
+    };
+    let map = NeighbourMap::from_file(&x.neighbours)?;
+    if !x.auxiliary {
+        let (train, test) =
+            extrapolation::targets_only(&base, &test, &map, cfg.rho, r.profile, cfg.seed)?;
+        let targets = train.classes;
+        return Ok(RunData {
+            train,
+            test,
+            mask: None,
+            targets,
+        });
+    }
+    let kind: MaskKind = match x.mask.as_str() {
+        "none" => MaskKind::Normal,
+        m => m.parse()?,
+    };
+    let e = extrapolation::build(
+        &base,
+        &test,
+        &map,
+        cfg.rho,
+        r.profile,
+        x.aux_per_class,
+        x.p_aux,
+        kind,
+        cfg.seed,
+    )?;
+    Ok(RunData {
+        train: e.train,
+        test: e.test,
+        mask: (x.mask != "none").then_some(e.mask),
+        targets: e.targets,
+    })
+}
+
 impl Setup {
-    fn new(cfg: &TrainConfig) -> Result<Setup> {
+    /// `load_from`: a stage-2 run starts from its stage-1 checkpoint (evaluation does not need
+    /// it: the run's own checkpoint holds every weight).
+    fn new(cfg: &TrainConfig, load_from: bool) -> Result<Setup> {
         let r: Resolved = cfg.resolve()?;
         let dev = Device::get()?;
-        let dir = cfg.data_dir.as_deref();
-        let mut train = data::load(r.dataset, dir, true)?;
-        if cfg.rho > 1.0 {
-            train = long_tail::long_tailed(&train, cfg.rho, r.profile, cfg.seed)?;
-        }
-        let test = data::load(r.dataset, dir, false)?;
+        let RunData {
+            train,
+            test,
+            mask,
+            targets,
+        } = load_data(cfg, &r)?;
         let size = match (cfg.image_size, r.arch) {
             (0, nn::Arch::ResNet(_)) => 32,
             (0, nn::Arch::SmallCnn) => train.height.max(train.width),
@@ -171,12 +305,27 @@ impl Setup {
             train.channels,
             train.classes,
         )?;
-        let opt = optimizer(cfg, nn::parameters(&model))?;
-        let splits = train
-            .class_counts()
+        let frozen = cfg.stage == 2;
+        if let (true, true, Some(from)) = (frozen, load_from, &cfg.from) {
+            load_model(&model, &Checkpoint::load(from)?, from)?;
+        }
+        let params = if frozen {
+            nn::parameters(&model.head)
+        } else {
+            nn::parameters(&model)
+        };
+        let opt = optimizer(cfg, params)?;
+        let counts = train.class_counts();
+        let splits = counts[..targets]
             .iter()
             .map(|&n| r.splits.split_of(n))
             .collect();
+        let mut loss = Loss::new(&dev, cfg.method, &cfg.loss, &counts, cfg.seed)?;
+        if let Some(mask) = mask {
+            let lambda = cfg.extrapolation.as_ref().and_then(|x| x.silence_lambda);
+            loss = loss.with_silencing(&mask, lambda)?;
+        }
+        let sampling = Sampling::from_name(&cfg.sampling, &counts, cfg.sampling_beta)?;
         Ok(Setup {
             gpu_train: GpuDataset::new(&dev, &train)?,
             gpu_test: GpuDataset::new(&dev, &test)?,
@@ -189,8 +338,41 @@ impl Setup {
             splits,
             aug,
             eval_aug,
-            sampling: r.sampling,
+            sampling,
+            loss,
+            mixup: r.mixup,
+            targets,
+            frozen,
         })
+    }
+
+    /// Training-mode logits; a frozen backbone runs in eval mode without a graph.
+    fn train_logits(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.frozen {
+            return self.model.forward(x, Mode::Train);
+        }
+        let f = {
+            let _g = crate::no_grad();
+            self.model.features(x, Mode::Eval)?
+        };
+        self.model.head.forward(&f, Mode::Train)
+    }
+
+    /// The batch loss, with Mixup when the run uses it.
+    fn batch_loss(&mut self, idx: &[u32], epoch: usize, step: u64) -> Result<Tensor> {
+        let cfg = &self.cfg;
+        let (x, y) = self.gpu_train.batch(idx, &self.aug, cfg.seed, step)?;
+        if !self.mixup {
+            let logits = self.train_logits(&x)?;
+            return self.loss.forward(&logits, &y, epoch);
+        }
+        let plan = mixup::plan(cfg.mixup_alpha, cfg.seed, step, idx.len());
+        let labels: Vec<u32> = idx.iter().map(|&i| self.train.labels[i as usize]).collect();
+        let partner = plan.partner_labels(&self.dev, &labels)?;
+        let logits = self.train_logits(&plan.mix(&x)?)?;
+        let a = self.loss.forward(&logits, &y, epoch)?;
+        let b = self.loss.forward(&logits, &partner, epoch)?;
+        plan.combine(&a, &b)
     }
 
     fn print_header(&self, done: usize) {
@@ -214,25 +396,27 @@ impl Setup {
     /// One epoch of training, then evaluation. `step` counts optimizer steps over the run (it
     /// keys the augmentation randomness, so a resumed run draws the same crops and flips).
     fn run_epoch(&mut self, epoch: usize, step: &mut u64, quiet: bool) -> Result<EpochLine> {
-        let cfg = &self.cfg;
-        let lr = lr_at(cfg, epoch);
+        let lr = lr_at(&self.cfg, epoch);
         self.opt.set_lr(lr);
         let order = self.sampling.epoch_order(
             &self.train.labels,
             self.train.classes,
-            cfg.seed,
+            self.cfg.seed,
             epoch as u64,
         )?;
         // A last batch of one sample cannot be batch-normalised: it is dropped.
-        let batches: Vec<&[u32]> = order.chunks(cfg.batch).filter(|b| b.len() > 1).collect();
+        let batch = self.cfg.batch;
+        let batches: Vec<Vec<u32>> = order
+            .chunks(batch)
+            .filter(|b| b.len() > 1)
+            .map(|b| b.to_vec())
+            .collect();
         let bar = progress(batches.len() as u64, quiet, &format!("epoch {epoch}"));
         let started = Instant::now();
         let mut loss_sum: Option<Tensor> = None;
         let mut images = 0;
         for idx in &batches {
-            let (x, y) = self.gpu_train.batch(idx, &self.aug, cfg.seed, *step)?;
-            let logits = self.model.forward(&x, Mode::Train)?;
-            let loss = logits.cross_entropy(&y)?;
+            let loss = self.batch_loss(idx, epoch, *step)?;
             loss.backward()?;
             self.opt.step()?;
             self.opt.zero_grad();
@@ -272,7 +456,10 @@ impl Setup {
         let mut preds = Vec::new();
         for idx in all.chunks(self.cfg.eval_batch) {
             let (x, _) = self.gpu_test.batch(idx, &self.eval_aug, 0, 0)?;
-            let logits = self.model.forward(&x, Mode::Eval)?;
+            let mut logits = self.loss.predict(&self.model.forward(&x, Mode::Eval)?)?;
+            if self.targets < logits.shape()[1] {
+                logits = logits.slice(1, 0, self.targets)?;
+            }
             preds.push(logits.argmax(1, false)?);
             // Recorded commands hold their buffers until submitted: submit per batch so the
             // pool recycles activations instead of holding every batch's at once.
@@ -309,6 +496,10 @@ impl Setup {
         ck.metadata.insert("config".into(), self.cfg.to_toml());
         ck.metadata.insert("epoch".into(), epoch.to_string());
         ck.metadata.insert("step".into(), step.to_string());
+        ck.metadata.insert(
+            "noise_counter".into(),
+            self.loss.noise_counter().to_string(),
+        );
         ck.metadata
             .insert("device".into(), self.dev.report().name.clone());
         ck.save(&out.join(CHECKPOINT))
@@ -328,6 +519,8 @@ impl Setup {
         self.opt.load_state(&state)?;
         let epoch = meta_usize(&ck, "epoch", &path)?;
         let step = meta_usize(&ck, "step", &path)? as u64;
+        self.loss
+            .set_noise_counter(meta_usize(&ck, "noise_counter", &path)? as u64);
         let history = read_metrics(&out.join("metrics.jsonl"), epoch)?;
         Ok((history, step))
     }
@@ -353,14 +546,18 @@ impl Setup {
         Summary {
             eval,
             epochs,
+            method: self.cfg.method,
             train_images_per_sec: ips,
             device: self.dev.report().name.clone(),
             model: self.model.arch.to_string(),
             dataset: self.cfg.dataset.clone(),
-            train_counts: self.train.class_counts(),
+            train_counts: self.train.class_counts()[..self.targets].to_vec(),
             class_split: self.splits.iter().map(|s| s.name()).collect(),
-            class_names: self.train.class_names.clone(),
+            class_names: self.train.class_names[..self.targets].to_vec(),
+            auxiliary_images: self.train.class_counts()[self.targets..].iter().sum(),
             wall_seconds: wall,
+            stage1: None,
+            stage2: None,
         }
     }
 

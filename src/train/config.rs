@@ -1,8 +1,8 @@
 //! The classifier run configuration. Defaults ← TOML file ← command-line flags; the resolved
 //! config is written to `config.toml` in the output directory, so every run can be repeated.
 
+use super::loss::{LossKnobs, Method};
 use crate::data::long_tail::{Profile, SplitThresholds};
-use crate::data::sampler::Sampling;
 use crate::data::DatasetKind;
 use crate::nn::{Arch, HeadKind};
 use crate::{Error, Result};
@@ -33,8 +33,14 @@ pub struct TrainConfig {
     pub profile: String,
     /// small-cnn | resnet8 | resnet20 | resnet32 | resnet56 | resnetN (6n+2)
     pub model: String,
-    /// linear | normed
+    /// auto | linear | normed (auto: the cosine head for ldam-drw and gcl, linear otherwise)
     pub head: String,
+    /// ce | focal | cb-ce | cb-focal | la | la-posthoc | balce | ldam-drw | gcl
+    pub method: Method,
+    /// Mixup on training batches; unset: on for gcl (as its official code), off otherwise.
+    pub mixup: Option<bool>,
+    /// λ ~ Beta(α, α), one λ per batch.
+    pub mixup_alpha: f64,
     pub epochs: usize,
     pub batch: usize,
     /// sgd | adam | adamw
@@ -48,8 +54,11 @@ pub struct TrainConfig {
     /// 1-indexed epochs after which the step schedule multiplies the rate by `lr_decay`.
     pub lr_steps: Vec<usize>,
     pub lr_decay: f32,
-    /// instance (shuffle) | class-balanced (1/n_j, with replacement)
+    /// instance (shuffle) | class-balanced (1/n_j) | effective-number | cbenrs (the last three
+    /// draw with replacement)
     pub sampling: String,
+    /// β of the effective-number sampler.
+    pub sampling_beta: f64,
     /// Random crop (zero padding `pad`) and horizontal flip on training batches.
     pub augment: bool,
     pub pad: usize,
@@ -63,6 +72,76 @@ pub struct TrainConfig {
     pub seed: u64,
     pub eval_batch: usize,
     pub out: PathBuf,
+    /// 1: a full run (for gcl, stage 1 then stage 2); 2: re-train the classifier of the run whose
+    /// checkpoint is `from` (set by `--stage 2 --from`).
+    pub stage: usize,
+    pub from: Option<PathBuf>,
+    /// Hyper-parameters of the losses.
+    pub loss: LossKnobs,
+    /// GCL's classifier re-training (methods.md §5.3).
+    pub stage2: Stage2,
+    /// Category extrapolation with auxiliary classes (methods.md Part B); off when unset.
+    pub extrapolation: Option<Extrapolation>,
+}
+
+/// Stage 2 of GCL: backbone frozen in eval mode, only the cosine classifier re-trained from its
+/// stage-1 weights with a cosine rate from `lr` and the stage-2 loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Stage2 {
+    /// 0 skips stage 2.
+    pub epochs: usize,
+    pub lr: f32,
+    pub sampling: String,
+    pub mixup: bool,
+    pub gcl_s: f32,
+    pub gcl_m: f32,
+    pub gcl_gamma: f32,
+}
+
+impl Default for Stage2 {
+    fn default() -> Self {
+        Stage2 {
+            epochs: 30,
+            lr: 0.002,
+            sampling: "cbenrs".into(),
+            mixup: true,
+            gcl_s: 20.0,
+            gcl_m: 0.1,
+            gcl_gamma: 1.0,
+        }
+    }
+}
+
+/// Auxiliary neighbour classes and neighbour silencing (methods.md Part B).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Extrapolation {
+    /// TOML neighbour map: target classes (head → tail) and their auxiliary neighbours.
+    pub neighbours: PathBuf,
+    /// false: the baseline, the target classes alone.
+    pub auxiliary: bool,
+    /// Images per auxiliary class, drawn from the training set of the dataset.
+    pub aux_per_class: usize,
+    /// Fraction of the training set that is auxiliary; unset: the natural proportion.
+    pub p_aux: Option<f64>,
+    /// normal | back | none: which classes a label silences (B.3).
+    pub mask: String,
+    /// Soft silencing: ln λ instead of the hard −99999 on silenced logits.
+    pub silence_lambda: Option<f32>,
+}
+
+impl Default for Extrapolation {
+    fn default() -> Self {
+        Extrapolation {
+            neighbours: PathBuf::from("configs/extrapolation/fashion-mnist-neighbours.toml"),
+            auxiliary: true,
+            aux_per_class: 300,
+            p_aux: None,
+            mask: "normal".into(),
+            silence_lambda: None,
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -73,7 +152,10 @@ impl Default for TrainConfig {
             rho: 100.0,
             profile: "exp".into(),
             model: "resnet32".into(),
-            head: "linear".into(),
+            head: "auto".into(),
+            method: Method::Ce,
+            mixup: None,
+            mixup_alpha: 1.0,
             epochs: 200,
             batch: 128,
             optimizer: "sgd".into(),
@@ -85,6 +167,7 @@ impl Default for TrainConfig {
             lr_steps: vec![160, 180],
             lr_decay: 0.1,
             sampling: "instance".into(),
+            sampling_beta: 0.9999,
             augment: true,
             pad: 4,
             flip: true,
@@ -94,6 +177,11 @@ impl Default for TrainConfig {
             seed: 0,
             eval_batch: 500,
             out: PathBuf::from("runs/classifier"),
+            stage: 1,
+            from: None,
+            loss: LossKnobs::default(),
+            stage2: Stage2::default(),
+            extrapolation: None,
         }
     }
 }
@@ -119,6 +207,30 @@ impl TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// The stage-2 run (methods.md §5.3) of this GCL run, starting from its stage-1 checkpoint
+    /// `from` and writing to `out`: cosine rate from `stage2.lr`, no warm-up, the stage-2
+    /// sampler, Mixup setting and loss (s, m, focal γ).
+    pub fn stage2_config(&self, from: PathBuf, out: PathBuf) -> TrainConfig {
+        let s2 = &self.stage2;
+        let mut c = self.clone();
+        c.stage = 2;
+        c.from = Some(from);
+        c.out = out;
+        c.epochs = s2.epochs;
+        c.lr = s2.lr;
+        c.schedule = Schedule::Cosine;
+        c.warmup_epochs = 0;
+        c.lr_steps = Vec::new();
+        c.sampling = s2.sampling.clone();
+        c.mixup = Some(s2.mixup);
+        c.loss.gcl_s = s2.gcl_s;
+        c.loss.gcl_m = s2.gcl_m;
+        c.loss.gcl_gamma = s2.gcl_gamma;
+        c
+    }
+}
+
 /// The typed choices of a validated config.
 #[derive(Clone, Debug)]
 pub(crate) struct Resolved {
@@ -126,8 +238,8 @@ pub(crate) struct Resolved {
     pub profile: Profile,
     pub arch: Arch,
     pub head: HeadKind,
-    pub sampling: Sampling,
     pub splits: SplitThresholds,
+    pub mixup: bool,
 }
 
 impl TrainConfig {
@@ -164,20 +276,49 @@ impl TrainConfig {
         if self.few_below > self.many_above + 1 {
             return bad("few_below must not exceed many_above + 1");
         }
+        if !(self.mixup_alpha > 0.0 && self.mixup_alpha.is_finite()) {
+            return bad(&format!(
+                "mixup_alpha must be > 0, got {}",
+                self.mixup_alpha
+            ));
+        }
+        if !(0.0..1.0).contains(&self.sampling_beta) {
+            return bad(&format!(
+                "sampling_beta must be in [0, 1), got {}",
+                self.sampling_beta
+            ));
+        }
+        match (self.stage, &self.from) {
+            (1, _) | (2, Some(_)) => {}
+            (2, None) => return bad("stage 2 needs `from`, the stage-1 checkpoint"),
+            (s, _) => return bad(&format!("stage must be 1 or 2, got {s}")),
+        }
+        if !(self.stage2.lr > 0.0 && self.stage2.lr.is_finite()) {
+            return bad("stage2.lr must be > 0");
+        }
+        if let Some(x) = &self.extrapolation {
+            if x.auxiliary && self.method != Method::Balce {
+                return bad(&format!(
+                    "category extrapolation trains with balce (methods.md B.2), not {}",
+                    self.method
+                ));
+            }
+            if let Some(p) = x.p_aux {
+                if !(p > 0.0 && p < 1.0) {
+                    return bad(&format!("p_aux must be in (0, 1), got {p}"));
+                }
+            }
+        }
         Ok(Resolved {
             dataset: self.dataset.parse()?,
             profile: self.profile.parse()?,
             arch: self.model.parse()?,
-            head: self.head.parse()?,
-            sampling: match self.sampling.as_str() {
-                "instance" => Sampling::InstanceBalanced,
-                "class-balanced" => Sampling::ClassBalanced,
-                s => {
-                    return bad(&format!(
-                        "unknown sampling {s:?}: use instance or class-balanced"
-                    ))
-                }
+            head: match self.head.as_str() {
+                "auto" if self.method.wants_cosine_head() => HeadKind::Normed,
+                "auto" => HeadKind::Linear,
+                h => h.parse()?,
             },
+            mixup: self.mixup.unwrap_or(self.method == Method::Gcl),
             splits: SplitThresholds {
                 many: self.many_above,
                 few: self.few_below,
