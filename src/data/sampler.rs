@@ -30,9 +30,11 @@ impl Sampling {
             "class-balanced" => Sampling::ClassBalanced,
             "effective-number" => Sampling::effective_number(counts, |_| beta),
             "cbenrs" => Sampling::cbenrs(counts),
-            s => return Err(Error::Config(format!(
+            s => {
+                return Err(Error::Config(format!(
                 "unknown sampling {s:?}: use instance, class-balanced, effective-number or cbenrs"
-            ))),
+            )))
+            }
         })
     }
 
