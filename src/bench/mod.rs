@@ -7,6 +7,7 @@
 
 mod augment;
 mod conv2d;
+mod gcl;
 mod norm;
 mod peak;
 mod registry;

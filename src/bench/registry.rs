@@ -24,6 +24,7 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     mlp_adam_step(&mut r, quick);
     super::conv2d::entries(&mut r, dev, quick);
     super::augment::entries(&mut r, quick);
+    super::gcl::entries(&mut r, quick);
     super::norm::entries(&mut r, dev, quick);
     super::resnet::entries(&mut r, quick);
     r
