@@ -32,8 +32,9 @@ impl Sampling {
             "cbenrs" => Sampling::cbenrs(counts),
             s => {
                 return Err(Error::Config(format!(
-                "unknown sampling {s:?}: use instance, class-balanced, effective-number or cbenrs"
-            )))
+                    "unknown sampling {s:?}: use instance, class-balanced, \
+                     effective-number or cbenrs"
+                )))
             }
         })
     }
