@@ -33,7 +33,7 @@ if [ "$WHAT" != extrapolation ]; then
 fi
 if [ "$WHAT" != main ]; then
     for seed in 1 2; do
-        for setup in balce-targets-only neighbour-silencing; do
+        for setup in balce-targets-only auxiliary-no-silencing neighbour-silencing; do
             run "$OUT/extrapolation/$setup-s$seed" \
                 --config "configs/extrapolation/fashion-mnist-$setup.toml" --seed "$seed"
         done

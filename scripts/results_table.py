@@ -18,6 +18,7 @@ ROWS = [  # (label, run name, which summary)
 ]
 EXTRAPOLATION = [
     ("BalCE, target classes only", "balce-targets-only"),
+    ("+ auxiliary neighbour classes, no silencing", "auxiliary-no-silencing"),
     ("+ auxiliary neighbour classes, neighbour silencing", "neighbour-silencing"),
 ]
 KEYS = ["top1", "many", "medium", "few"]
