@@ -218,6 +218,19 @@ struct RunData {
     targets: usize,
 }
 
+impl RunData {
+    /// Every class is a target; nothing is silenced.
+    fn plain(train: Dataset, test: Dataset) -> RunData {
+        let targets = train.classes;
+        RunData {
+            train,
+            test,
+            mask: None,
+            targets,
+        }
+    }
+}
+
 fn load_data(cfg: &TrainConfig, r: &Resolved) -> Result<RunData> {
     let dir = cfg.data_dir.as_deref();
     let base = data::load(r.dataset, dir, true)?;
@@ -228,25 +241,13 @@ fn load_data(cfg: &TrainConfig, r: &Resolved) -> Result<RunData> {
         } else {
             base
         };
-        let targets = train.classes;
-        return Ok(RunData {
-            train,
-            test,
-            mask: None,
-            targets,
-        });
+        return Ok(RunData::plain(train, test));
     };
     let map = NeighbourMap::from_file(&x.neighbours)?;
     if !x.auxiliary {
         let (train, test) =
             extrapolation::targets_only(&base, &test, &map, cfg.rho, r.profile, cfg.seed)?;
-        let targets = train.classes;
-        return Ok(RunData {
-            train,
-            test,
-            mask: None,
-            targets,
-        });
+        return Ok(RunData::plain(train, test));
     }
     let kind: MaskKind = match x.mask.as_str() {
         "none" => MaskKind::Normal,
