@@ -135,6 +135,7 @@ const SILENCED: f32 = -99999.0;
 pub struct Loss {
     dev: Device,
     method: Method,
+    counts: Vec<usize>,
     knobs: LossKnobs,
     margin: Option<Tensor>,
     amp: Option<Tensor>,
@@ -167,6 +168,7 @@ impl Loss {
         let mut loss = Loss {
             dev: dev.clone(),
             method,
+            counts: counts.to_vec(),
             knobs: knobs.clone(),
             margin: None,
             amp: None,
@@ -207,7 +209,7 @@ impl Loss {
                 self.method
             )));
         }
-        let prior = self.bias.take().expect("balce has a prior").to_vec()?;
+        let prior = log_prior(&self.counts, 1.0);
         let k = prior.len();
         if mask.len() != k * k || (0..k).any(|y| !mask[y * k + y]) {
             return Err(Error::Config(format!(
@@ -302,20 +304,26 @@ fn full_focal(gamma: f32) -> Focal {
 }
 
 fn check_knobs(k: &LossKnobs) -> Result<()> {
-    let ok = k.focal_gamma >= 0.0
+    let finite = [
+        k.focal_gamma,
+        k.gcl_gamma,
+        k.la_tau,
+        k.ldam_max_m,
+        k.ldam_s,
+        k.gcl_s,
+        k.gcl_m,
+        k.gcl_eps,
+    ]
+    .iter()
+    .all(|v| v.is_finite());
+    let ok = finite
+        && k.focal_gamma >= 0.0
         && k.gcl_gamma >= 0.0
         && (0.0..1.0).contains(&k.cb_beta)
-        && k.la_tau.is_finite()
-        && k.ldam_max_m.is_finite()
         && k.ldam_s > 0.0
         && k.gcl_s > 0.0
-        && k.gcl_m.is_finite()
         && k.gcl_eps >= 0.0;
-    if ok
-        && [k.focal_gamma, k.gcl_gamma, k.ldam_s, k.gcl_s, k.gcl_eps]
-            .iter()
-            .all(|v| v.is_finite())
-    {
+    if ok {
         Ok(())
     } else {
         Err(Error::Config(format!(
