@@ -92,8 +92,6 @@ struct Setup {
     mixup: bool,
     /// Prediction is an argmax over the first `targets` classes (auxiliary classes are masked).
     targets: usize,
-    /// Stage 2 of GCL: the backbone is frozen and runs in eval mode.
-    frozen: bool,
 }
 
 /// Trains a classifier as `cfg` says and writes the run directory `cfg.out`. For `gcl` this is
@@ -249,9 +247,10 @@ fn load_data(cfg: &TrainConfig, r: &Resolved) -> Result<RunData> {
             extrapolation::targets_only(&base, &test, &map, cfg.rho, r.profile, cfg.seed)?;
         return Ok(RunData::plain(train, test));
     }
-    let kind: MaskKind = match x.mask.as_str() {
-        "none" => MaskKind::Normal,
-        m => m.parse()?,
+    // `none`: the auxiliary classes without silencing (the mask is built, then dropped).
+    let kind: Option<MaskKind> = match x.mask.as_str() {
+        "none" => None,
+        m => Some(m.parse()?),
     };
     let e = extrapolation::build(
         &base,
@@ -261,13 +260,13 @@ fn load_data(cfg: &TrainConfig, r: &Resolved) -> Result<RunData> {
         r.profile,
         x.aux_per_class,
         x.p_aux,
-        kind,
+        kind.unwrap_or(MaskKind::Normal),
         cfg.seed,
     )?;
     Ok(RunData {
         train: e.train,
         test: e.test,
-        mask: (x.mask != "none").then_some(e.mask),
+        mask: kind.map(|_| e.mask),
         targets: e.targets,
     })
 }
@@ -310,6 +309,7 @@ impl Setup {
         if let (true, true, Some(from)) = (frozen, load_from, &cfg.from) {
             load_model(&model, &Checkpoint::load(from)?, from)?;
         }
+        // Stage 2 trains the classifier only.
         let params = if frozen {
             nn::parameters(&model.head)
         } else {
@@ -343,13 +343,12 @@ impl Setup {
             loss,
             mixup: r.mixup,
             targets,
-            frozen,
         })
     }
 
-    /// Training-mode logits; a frozen backbone runs in eval mode without a graph.
+    /// Training-mode logits; in stage 2 the frozen backbone runs in eval mode without a graph.
     fn train_logits(&self, x: &Tensor) -> Result<Tensor> {
-        if !self.frozen {
+        if self.cfg.stage != 2 {
             return self.model.forward(x, Mode::Train);
         }
         let f = {
@@ -406,11 +405,9 @@ impl Setup {
             epoch as u64,
         )?;
         // A last batch of one sample cannot be batch-normalised: it is dropped.
-        let batch = self.cfg.batch;
-        let batches: Vec<Vec<u32>> = order
-            .chunks(batch)
+        let batches: Vec<&[u32]> = order
+            .chunks(self.cfg.batch)
             .filter(|b| b.len() > 1)
-            .map(|b| b.to_vec())
             .collect();
         let bar = progress(batches.len() as u64, quiet, &format!("epoch {epoch}"));
         let started = Instant::now();
@@ -544,6 +541,7 @@ impl Setup {
     }
 
     fn summary_of(&self, eval: Evaluation, epochs: usize, ips: f64, wall: f64) -> Summary {
+        let counts = self.train.class_counts();
         Summary {
             eval,
             epochs,
@@ -552,10 +550,10 @@ impl Setup {
             device: self.dev.report().name.clone(),
             model: self.model.arch.to_string(),
             dataset: self.cfg.dataset.clone(),
-            train_counts: self.train.class_counts()[..self.targets].to_vec(),
+            train_counts: counts[..self.targets].to_vec(),
             class_split: self.splits.iter().map(|s| s.name()).collect(),
             class_names: self.train.class_names[..self.targets].to_vec(),
-            auxiliary_images: self.train.class_counts()[self.targets..].iter().sum(),
+            auxiliary_images: counts[self.targets..].iter().sum(),
             wall_seconds: wall,
             stage1: None,
             stage2: None,
