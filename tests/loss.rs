@@ -286,17 +286,7 @@ fn gcl() {
 #[test]
 fn golden_file_covers_every_method_and_both_drw_sides() {
     let g = golden();
-    for m in [
-        Method::Ce,
-        Method::Focal,
-        Method::CbCe,
-        Method::CbFocal,
-        Method::La,
-        Method::LaPosthoc,
-        Method::Balce,
-        Method::LdamDrw,
-        Method::Gcl,
-    ] {
+    for m in Method::ALL {
         assert!(g.cases.iter().any(|c| c.method == m), "no case for {m:?}");
     }
     let drw = |after: bool| {
