@@ -4,7 +4,7 @@
 use crate::autograd::{self, BackwardFn, Node};
 use crate::runtime::{Device, GpuBuffer};
 use crate::{Error, Result};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Element type. Compute is f32; u32 carries labels and indices.
@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     device: Device,
     node: Option<Node>,
     param: bool,
+    /// A frozen parameter takes no part in autograd until unfrozen (see `set_requires_grad`).
+    frozen: AtomicBool,
     grad: Mutex<Option<Tensor>>,
 }
 
@@ -74,6 +76,7 @@ impl Tensor {
             device: device.clone(),
             node: None,
             param: false,
+            frozen: AtomicBool::new(false),
             grad: Mutex::new(None),
         }))
     }
@@ -186,9 +189,26 @@ impl Tensor {
         self.0.node.as_ref()
     }
 
-    /// Whether the tensor is a parameter or depends on one.
+    /// Whether the tensor is an unfrozen parameter or depends on one.
     pub fn requires_grad(&self) -> bool {
-        self.0.param || self.0.node.is_some()
+        (self.0.param && !self.0.frozen.load(Ordering::Relaxed)) || self.0.node.is_some()
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) a parameter, PyTorch's `requires_grad_`: a frozen
+    /// parameter is a constant to the ops recorded while it is frozen, so `backward` neither
+    /// computes nor accumulates its gradient. Every handle shares the flag (an optimizer's too).
+    /// Toggle it between steps: the ops and `backward` read it when they run.
+    pub fn set_requires_grad(&self, on: bool) -> Result<()> {
+        if !self.0.param {
+            return Err(Error::Invalid {
+                op: "set_requires_grad",
+                msg: format!(
+                    "{self:?} is not a parameter (use into_param to train it, detach to cut it)"
+                ),
+            });
+        }
+        self.0.frozen.store(!on, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn is_param(&self) -> bool {
@@ -205,6 +225,7 @@ impl Tensor {
             device: self.0.device.clone(),
             node: None,
             param: true,
+            frozen: AtomicBool::new(false),
             grad: Mutex::new(None),
         }))
     }

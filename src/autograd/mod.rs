@@ -79,7 +79,7 @@ pub(crate) fn backward(root: &Tensor, seed: Tensor) -> Result<()> {
         let Some(g) = grads.remove(&t.id()) else {
             continue;
         };
-        if t.is_param() {
+        if t.is_param() && t.requires_grad() {
             t.accumulate_grad(&g)?;
         }
         let Some(node) = t.node() else { continue };
