@@ -48,15 +48,46 @@ pub enum Error {
         offset: u64,
         msg: String,
     },
+    /// A run-state checkpoint whose entries do not match the run loading it.
+    #[error("{path}: checkpoint entry `{entry}` {problem}")]
+    Checkpoint {
+        path: String,
+        entry: String,
+        problem: EntryProblem,
+    },
     /// A bad configuration value (TOML file or command-line flag).
     #[error("config: {0}")]
     Config(String),
+    /// A run stopped where `RunOptions::stop` said (tests simulate a kill with it).
+    #[error("stopped as asked, after {0}")]
+    Stopped(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// What is wrong with one checkpoint entry ([`Error::Checkpoint`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryProblem {
+    /// The run needs it; the file lacks it.
+    Missing,
+    /// The file has it; nothing in the run takes it (another model, optimizer or version).
+    Extra,
+    /// Present with another dtype or shape than the run's tensor.
+    Mistyped { want: String, got: String },
+}
+
+impl std::fmt::Display for EntryProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryProblem::Missing => write!(f, "is missing"),
+            EntryProblem::Extra => write!(f, "is not part of this run"),
+            EntryProblem::Mistyped { want, got } => write!(f, "is {got}, expected {want}"),
+        }
+    }
 }
 
 impl Error {

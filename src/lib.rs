@@ -24,7 +24,7 @@ mod tensor;
 pub mod train;
 
 pub use autograd::{grad_enabled, no_grad};
-pub use error::{Error, Result};
+pub use error::{EntryProblem, Error, Result};
 pub use ops::adjusted_ce::{adjusted_ce_unfused, AdjustedCe, Cloud, Focal};
 pub use ops::batch_norm::{BatchNorm, BnMode};
 pub use ops::rng::Generator;

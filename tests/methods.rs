@@ -129,7 +129,7 @@ fn category_extrapolation_trains_on_targets_and_neighbours() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cfg = |auxiliary: bool, name: &str| TrainConfig {
         method: Method::Balce,
-        rho: 10.0,
+        rho: Some(10.0),
         epochs: 1,
         out: dir.join(name),
         extrapolation: Some(Extrapolation {

@@ -1,6 +1,6 @@
 //! End to end: the classifier trainer on the bundled long-tailed Fashion-MNIST subset. Every file
-//! of the run directory, accuracy well above chance, re-evaluation from the checkpoint, and a
-//! killed-then-resumed run ending exactly where an uninterrupted one does.
+//! of the run directory, accuracy well above chance, re-evaluation from the checkpoint, and bad
+//! configs. Killed-then-resumed runs are in tests/resume.rs.
 
 mod common;
 use common::scratch;
@@ -27,7 +27,7 @@ fn demo_preset_learns_and_writes_the_run_directory() {
         ..TrainConfig::demo()
     };
     let s = train_classifier(&cfg, &quiet()).unwrap();
-    // Chance is 10%. Measured: 44.65% on lavapipe (the run is deterministic on one adapter; other
+    // Chance is 10%. Measured: 41.15% on lavapipe (the run is deterministic on one adapter; other
     // adapters round differently), so 35% leaves a margin and still fails a model that does not learn.
     assert!(s.eval.top1 > 0.35, "top-1 {}", s.eval.top1);
     assert!(s.eval.many.unwrap() > s.eval.few.unwrap(), "{:?}", s.eval);
@@ -66,61 +66,6 @@ fn demo_preset_learns_and_writes_the_run_directory() {
         again.eval, s.eval,
         "re-evaluation differs from the run's last epoch"
     );
-}
-
-#[test]
-fn killed_and_resumed_run_matches_an_uninterrupted_one() {
-    let base = TrainConfig {
-        epochs: 3,
-        ..TrainConfig::demo()
-    };
-    let full_tmp = scratch("full");
-    let full_dir = full_tmp.to_path_buf();
-    let full = train_classifier(
-        &TrainConfig {
-            out: full_dir.clone(),
-            ..base.clone()
-        },
-        &quiet(),
-    )
-    .unwrap();
-    let cut_tmp = scratch("cut");
-    let cut_dir = cut_tmp.to_path_buf();
-    let cut_cfg = TrainConfig {
-        out: cut_dir.clone(),
-        ..base
-    };
-    // "Killed" after epoch 1 ...
-    train_classifier(
-        &cut_cfg,
-        &RunOptions {
-            stop_after: Some(1),
-            ..quiet()
-        },
-    )
-    .unwrap();
-    // ... and resumed from its checkpoint to the end.
-    let resumed = train_classifier(
-        &cut_cfg,
-        &RunOptions {
-            resume: true,
-            ..quiet()
-        },
-    )
-    .unwrap();
-    assert_eq!(resumed.eval, full.eval);
-    let metrics = |d: &Path| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(d.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v.as_object_mut().unwrap().remove("train_seconds");
-                v
-            })
-            .collect()
-    };
-    assert_eq!(metrics(&cut_dir), metrics(&full_dir));
 }
 
 #[test]

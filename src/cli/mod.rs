@@ -2,6 +2,7 @@
 //! `main` prints as `error: ...` with exit code 1.
 
 mod bench;
+mod config_flags;
 mod demo;
 mod devices;
 mod eval;
@@ -37,7 +38,8 @@ enum Cmd {
     Train(Box<train::What>),
     /// Re-evaluate a classifier checkpoint on its run's test set.
     Eval(eval::Args),
-    /// Train the small CNN on the bundled long-tailed Fashion-MNIST and print the per-split table.
+    /// The long-tail problem and its fix: plain cross-entropy and Balanced Softmax on the bundled
+    /// long-tailed Fashion-MNIST, per-split tables side by side and a per-class plot.
     Demo(demo::Args),
 }
 

@@ -1,7 +1,9 @@
 //! `tailgrad train classifier`: config file and/or flags → a run directory.
 
+use super::config_flags::{self, Flag};
+use clap::{ArgMatches, Args, Command, FromArgMatches};
 use std::path::PathBuf;
-use tailgrad::train::{train_classifier, train_stage2, Method, RunOptions, Schedule, TrainConfig};
+use tailgrad::train::{train_classifier, train_stage2, RunOptions, TrainConfig};
 use tailgrad::Result;
 
 #[derive(clap::Subcommand)]
@@ -11,10 +13,10 @@ pub enum What {
     Classifier(ClassifierArgs),
 }
 
-/// Every flag overrides the same key of the config file (see `TrainConfig` for defaults).
+/// The run's config: defaults ← `--config` file ← `--set` ← the flags below (docs/training.md).
 #[derive(clap::Args)]
 pub struct ClassifierArgs {
-    /// TOML file with any of the keys below (flags win over it).
+    /// TOML file with any config keys (flags win over it).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Continue the run in DIR from its last checkpoint (its config.toml is used).
@@ -23,88 +25,77 @@ pub struct ClassifierArgs {
     /// No progress bars or per-epoch lines.
     #[arg(long)]
     quiet: bool,
-    /// fashion-mnist | mnist | cifar10 | cifar100 | bundled
-    #[arg(long)]
-    dataset: Option<String>,
-    /// Directory holding the dataset files.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Imbalance ratio n_max/n_min of the training set (1 = as is).
-    #[arg(long)]
-    rho: Option<f64>,
-    /// exp | step
-    #[arg(long)]
-    profile: Option<String>,
-    /// small-cnn | resnet8 | resnet20 | resnet32 | resnet56
-    #[arg(long)]
-    model: Option<String>,
-    /// auto | linear | normed (auto: cosine head for ldam-drw and gcl)
-    #[arg(long)]
-    head: Option<String>,
-    /// ce | focal | cb-ce | cb-focal | la | la-posthoc | balce | ldam-drw | gcl (gcl runs both
-    /// of its stages)
-    #[arg(long, value_parser = parse_method)]
-    method: Option<Method>,
-    /// Mixup on training batches (default: on for gcl only).
+    /// Mixup on training batches [default: on for gcl only].
     #[arg(long, overrides_with = "no_mixup")]
     mixup: bool,
     #[arg(long)]
     no_mixup: bool,
+    /// Turn off random crop and flip.
+    #[arg(long)]
+    no_augment: bool,
     /// 2: only GCL's classifier re-training, from the stage-1 checkpoint given by --from.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2), requires_if("2", "from"))]
     stage: Option<u8>,
     /// Stage-1 checkpoint for --stage 2.
     #[arg(long, value_name = "CHECKPOINT", requires = "stage")]
     from: Option<PathBuf>,
-    /// Epochs of GCL's stage 2 (0 skips it).
-    #[arg(long)]
-    stage2_epochs: Option<usize>,
-    #[arg(long)]
-    epochs: Option<usize>,
-    #[arg(long)]
-    batch: Option<usize>,
-    /// sgd | adam | adamw
-    #[arg(long)]
-    optimizer: Option<String>,
-    #[arg(long)]
-    lr: Option<f32>,
-    #[arg(long)]
-    momentum: Option<f32>,
-    #[arg(long)]
-    weight_decay: Option<f32>,
-    /// step | cosine | constant
-    #[arg(long, value_parser = parse_schedule)]
-    schedule: Option<Schedule>,
-    #[arg(long)]
-    warmup_epochs: Option<usize>,
-    /// Comma-separated 1-indexed epochs after which the step schedule decays.
-    #[arg(long, value_delimiter = ',')]
-    lr_steps: Option<Vec<usize>>,
-    /// instance | class-balanced | effective-number | cbenrs
-    #[arg(long)]
-    sampling: Option<String>,
-    /// Turn off random crop and flip.
-    #[arg(long)]
-    no_augment: bool,
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Output directory.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    flags: ClassifierFlags,
 }
 
-fn parse_method(s: &str) -> std::result::Result<Method, String> {
-    s.parse().map_err(|e: tailgrad::Error| e.to_string())
+/// The config keys that have their own flag (any other: `--set KEY=VALUE`).
+const FLAGS: &[Flag] = &[
+    flag("dataset", "dataset", "fashion-mnist | mnist | cifar10 | cifar100 | bundled"),
+    flag("data-dir", "data_dir", "Directory holding the dataset files [default: the dataset's install path]"),
+    flag("rho", "rho", "Imbalance ratio n_max/n_min of the training set (1 = as is) [default: 100; the bundled set as it is]"),
+    flag("profile", "profile", "exp | step"),
+    flag("model", "model", "small-cnn | resnet8 | resnet20 | resnet32 | resnet56 | resnetN (6n+2)"),
+    flag("head", "head", "auto | linear | normed (auto: cosine head for ldam-drw and gcl)"),
+    flag("method", "method", "ce | focal | cb-ce | cb-focal | la | la-posthoc | balce | ldam-drw | gcl (gcl runs both of its stages)"),
+    flag("epochs", "epochs", "Training epochs"),
+    flag("batch", "batch", "Batch size"),
+    flag("optimizer", "optim.name", "sgd | adam | adamw"),
+    flag("lr", "optim.lr", "Peak learning rate"),
+    flag("momentum", "optim.momentum", "SGD momentum"),
+    flag("weight-decay", "optim.weight_decay", "Weight decay (decoupled for adamw)"),
+    flag("schedule", "optim.schedule", "step | cosine | constant"),
+    flag("warmup-epochs", "optim.warmup_epochs", "Epochs of linear warm-up"),
+    flag("lr-steps", "optim.lr_steps", "Comma-separated 1-indexed epochs after which the step schedule decays"),
+    flag("sampling", "sampling", "instance | class-balanced | effective-number | cbenrs"),
+    flag("stage2-epochs", "stage2.epochs", "Epochs of GCL's stage 2 (0 skips it)"),
+    flag("checkpoint-every", "checkpoint_every", "Also checkpoint every N optimizer steps (0: at epoch ends)"),
+    flag("seed", "seed", "Seed of the subset, weights, batch order, augmentation and noise"),
+    flag("out", "out", "Output directory"),
+];
+
+const fn flag(name: &'static str, key: &'static str, help: &'static str) -> Flag {
+    Flag { name, key, help }
 }
 
-fn parse_schedule(s: &str) -> std::result::Result<Schedule, String> {
-    toml::Value::String(s.into())
-        .try_into()
-        .map_err(|_| format!("unknown schedule {s:?}: use step, cosine or constant"))
+/// The `FLAGS` given on the command line, as (key, value) settings.
+pub struct ClassifierFlags(Vec<(String, String)>);
+
+impl Args for ClassifierFlags {
+    fn augment_args(cmd: Command) -> Command {
+        config_flags::augment(cmd, FLAGS, &TrainConfig::default())
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
 }
 
-macro_rules! overlay {
-    ($cfg:ident, $args:ident, $($f:ident),*) => { $(if let Some(v) = $args.$f { $cfg.$f = v; })* };
+impl FromArgMatches for ClassifierFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        config_flags::settings(m, FLAGS)
+            .map(ClassifierFlags)
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e))
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
 pub fn run(what: What) -> Result<()> {
@@ -114,39 +105,12 @@ pub fn run(what: What) -> Result<()> {
         (None, Some(path)) => TrainConfig::from_file(path)?,
         (None, None) => TrainConfig::default(),
     };
-    if let Some(d) = a.data_dir {
-        cfg.data_dir = Some(d);
-    }
-    overlay!(
-        cfg,
-        a,
-        dataset,
-        rho,
-        profile,
-        model,
-        head,
-        method,
-        epochs,
-        batch,
-        optimizer,
-        lr,
-        momentum,
-        weight_decay,
-        schedule,
-        warmup_epochs,
-        lr_steps,
-        sampling,
-        seed,
-        out
-    );
+    cfg = config_flags::apply(&cfg, &a.flags.0)?;
     if a.no_augment {
         cfg.augment = false;
     }
     if a.mixup || a.no_mixup {
         cfg.mixup = Some(a.mixup);
-    }
-    if let Some(e) = a.stage2_epochs {
-        cfg.stage2.epochs = e;
     }
     if let Some(dir) = &a.resume {
         cfg.out = dir.clone();
@@ -154,7 +118,7 @@ pub fn run(what: What) -> Result<()> {
     let opts = RunOptions {
         quiet: a.quiet,
         resume: a.resume.is_some(),
-        stop_after: None,
+        stop: None,
     };
     let summary = match (a.stage, &a.from) {
         (Some(2), Some(from)) => train_stage2(from, &cfg, &opts)?,

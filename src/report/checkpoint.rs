@@ -2,7 +2,7 @@
 //! Files are read and written through the `safetensors` crate, so PyTorch and the Python
 //! `safetensors` package read them unchanged.
 
-use crate::{read_all, DType, Device, Error, Result, Tensor};
+use crate::{DType, Device, Error, Result, Tensor};
 use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -169,16 +169,26 @@ impl Checkpoint {
         }
     }
 
-    /// Reads GPU tensors back (all f32 ones in one submit) and stores each under its name.
+    /// Reads GPU tensors back (all of them in one submit) and stores each under its name with
+    /// its own dtype: u32 data (step counts, labels) stays u32.
     pub fn insert_tensors(&mut self, tensors: &[(&str, &Tensor)]) -> Result<()> {
-        let (floats, ints): (Vec<_>, Vec<_>) =
-            tensors.iter().partition(|(_, t)| t.dtype() == DType::F32);
-        let values = read_all(&floats.iter().map(|(_, t)| *t).collect::<Vec<_>>())?;
-        for ((name, t), data) in floats.into_iter().zip(values) {
-            self.insert_f32(name.to_string(), t.shape(), data)?;
-        }
-        for (name, t) in ints {
-            self.insert_u32(name.to_string(), t.shape(), t.to_vec_u32()?)?;
+        let Some((_, first)) = tensors.first() else {
+            return Ok(());
+        };
+        let bufs: Vec<_> = tensors
+            .iter()
+            .map(|(_, t)| (t.buf(), 4 * t.numel() as u64))
+            .collect();
+        let raw = first.device().read_many(&bufs)?;
+        for ((name, t), bytes) in tensors.iter().zip(raw) {
+            match t.dtype() {
+                DType::F32 => {
+                    self.insert_f32(*name, t.shape(), bytemuck::pod_collect_to_vec(&bytes))
+                }
+                DType::U32 => {
+                    self.insert_u32(*name, t.shape(), bytemuck::pod_collect_to_vec(&bytes))
+                }
+            }?;
         }
         Ok(())
     }

@@ -6,4 +6,4 @@ mod font;
 pub mod plots;
 
 pub use checkpoint::{Checkpoint, Entry};
-pub use plots::{class_bars, line_chart, Series};
+pub use plots::{class_bars, compare_class_bars, line_chart, Series};

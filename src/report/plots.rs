@@ -294,6 +294,36 @@ pub fn class_bars(
             ),
         });
     }
+    let colour = |_: usize, class: usize| colors_by_group[class];
+    bars(path, title, names, &[values], colour, group_names)
+}
+
+/// Several values per class side by side (e.g. two methods' per-class accuracy), one colour and
+/// legend entry per series.
+pub fn compare_class_bars(
+    path: &Path,
+    title: &str,
+    names: &[String],
+    series: &[(&str, &[f64])],
+) -> Result<()> {
+    for (_, values) in series {
+        check_len(names.len(), values.len())?;
+    }
+    let sets: Vec<&[f64]> = series.iter().map(|(_, v)| *v).collect();
+    let labels: Vec<&str> = series.iter().map(|(l, _)| *l).collect();
+    bars(path, title, names, &sets, |set, _| set, &labels)
+}
+
+/// The bar chart behind both: `sets[j][i]` is bar j of class i, filled with palette colour
+/// `colour(j, i)`; the legend pairs `legend_names[k]` with palette colour k.
+fn bars(
+    path: &Path,
+    title: &str,
+    names: &[String],
+    sets: &[&[f64]],
+    colour: impl Fn(usize, usize) -> usize,
+    legend_names: &[&str],
+) -> Result<()> {
     let n = names.len();
     let max_chars = 16;
     let show_names = n > 0 && (WIDTH - 100) / n >= TEXT_H as usize;
@@ -304,11 +334,8 @@ pub fn class_bars(
     };
     let mut c = Canvas::new(WIDTH, HEIGHT, WHITE);
     let area = plot_area(80, TOP, 20, bottom);
-    let y = Axis::new(
-        values.iter().copied().chain([0.0]),
-        area.y1 - 1,
-        area.y0 + INSET,
-    );
+    let all = || sets.iter().flat_map(|v| v.iter().copied());
+    let y = Axis::new(all().chain([0.0]), area.y1 - 1, area.y0 + INSET);
     let slot = (area.x1 - area.x0) as f64 / n.max(1) as f64;
     let centre = |i: usize| area.x0 as f64 + (i as f64 + 0.5) * slot;
     // Many classes: ticks at round class indices (exact ends, so index i sits on bar i).
@@ -325,30 +352,36 @@ pub fn class_bars(
         let lx = (area.x0 + area.x1 - text_width(label)) / 2;
         c.text(lx, HEIGHT as i64 - TEXT_H - 8, label, BLACK);
     }
-    if values.iter().all(|v| !v.is_finite()) {
+    if all().all(|v| !v.is_finite()) {
         no_data(&mut c, area);
     }
-    let half = (slot * 0.35).max(0.5);
+    let k = sets.len().max(1) as f64;
+    let half = (slot * 0.35 / k).max(0.5);
     let zero = y.px(0.0);
-    for (i, (&v, &g)) in values.iter().zip(colors_by_group).enumerate() {
+    for i in 0..n {
         if show_names {
             let name: String = names[i].chars().take(max_chars).collect();
             let tx = centre(i).round() as i64 - TEXT_H / 2;
             c.text_up(tx, area.y1 + 6 + text_width(&name), &name, BLACK);
         }
-        if v.is_finite() {
-            let (x0, x1) = ((centre(i) - half).round(), (centre(i) + half).round());
+        for (j, values) in sets.iter().enumerate() {
+            let v = values[i];
+            if !v.is_finite() {
+                continue;
+            }
+            let mid = centre(i) + (j as f64 - (k - 1.0) / 2.0) * 2.0 * half;
+            let (x0, x1) = ((mid - half).round(), (mid + half).round());
             let bar = Rect {
                 x0: x0 as i64,
                 y0: y.px(v).min(zero).round() as i64,
                 x1: x1.max(x0 + 1.0) as i64,
                 y1: y.px(v).max(zero).round() as i64 + 1,
             };
-            c.fill(bar, PALETTE[g % PALETTE.len()]);
+            c.fill(bar, PALETTE[colour(j, i) % PALETTE.len()]);
         }
     }
     c.frame(area, BLACK);
-    let rows: Vec<_> = group_names
+    let rows: Vec<_> = legend_names
         .iter()
         .zip(PALETTE.iter().cycle())
         .map(|(g, col)| (*g, *col))

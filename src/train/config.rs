@@ -2,23 +2,13 @@
 //! config is written to `config.toml` in the output directory, so every run can be repeated.
 
 use super::loss::{LossKnobs, Method};
+use super::optim_config::{OptimConfig, Schedule};
 use crate::data::long_tail::{Profile, SplitThresholds};
 use crate::data::DatasetKind;
 use crate::nn::{Arch, HeadKind};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// Learning-rate schedule after the linear warm-up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Schedule {
-    /// Multiply by `lr_decay` after each epoch in `lr_steps`.
-    Step,
-    /// Half-cosine from `lr` to 0 over the epochs after the warm-up.
-    Cosine,
-    Constant,
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,8 +17,9 @@ pub struct TrainConfig {
     pub dataset: String,
     /// Where the dataset files are (default: the dataset's usual install path).
     pub data_dir: Option<PathBuf>,
-    /// Imbalance ratio n_max / n_min of the training set; 1 keeps it as it is.
-    pub rho: f64,
+    /// Imbalance ratio n_max / n_min of the training set; 1 keeps it as it is. Unset: 100, and
+    /// the bundled set (already long-tailed) as it is.
+    pub rho: Option<f64>,
     /// exp | step
     pub profile: String,
     /// small-cnn | resnet8 | resnet20 | resnet32 | resnet56 | resnetN (6n+2)
@@ -43,17 +34,6 @@ pub struct TrainConfig {
     pub mixup_alpha: f64,
     pub epochs: usize,
     pub batch: usize,
-    /// sgd | adam | adamw
-    pub optimizer: String,
-    pub lr: f32,
-    pub momentum: f32,
-    pub weight_decay: f32,
-    pub schedule: Schedule,
-    /// Epochs of linear warm-up (epoch e ≤ W trains at lr·e/W).
-    pub warmup_epochs: usize,
-    /// 1-indexed epochs after which the step schedule multiplies the rate by `lr_decay`.
-    pub lr_steps: Vec<usize>,
-    pub lr_decay: f32,
     /// instance (shuffle) | class-balanced (1/n_j) | effective-number | cbenrs (the last three
     /// draw with replacement)
     pub sampling: String,
@@ -71,11 +51,15 @@ pub struct TrainConfig {
     pub few_below: usize,
     pub seed: u64,
     pub eval_batch: usize,
+    /// Also checkpoint every this many optimizer steps inside an epoch (0: at epoch ends only).
+    pub checkpoint_every: u64,
     pub out: PathBuf,
     /// 1: a full run (for gcl, stage 1 then stage 2); 2: re-train the classifier of the run whose
     /// checkpoint is `from` (set by `--stage 2 --from`).
     pub stage: usize,
     pub from: Option<PathBuf>,
+    /// The optimizer and its learning-rate schedule.
+    pub optim: OptimConfig,
     /// Hyper-parameters of the losses.
     pub loss: LossKnobs,
     /// GCL's classifier re-training (methods.md §5.3).
@@ -149,7 +133,7 @@ impl Default for TrainConfig {
         TrainConfig {
             dataset: "fashion-mnist".into(),
             data_dir: None,
-            rho: 100.0,
+            rho: None,
             profile: "exp".into(),
             model: "resnet32".into(),
             head: "auto".into(),
@@ -158,14 +142,6 @@ impl Default for TrainConfig {
             mixup_alpha: 1.0,
             epochs: 200,
             batch: 128,
-            optimizer: "sgd".into(),
-            lr: 0.1,
-            momentum: 0.9,
-            weight_decay: 2e-4,
-            schedule: Schedule::Step,
-            warmup_epochs: 5,
-            lr_steps: vec![160, 180],
-            lr_decay: 0.1,
             sampling: "instance".into(),
             sampling_beta: 0.9999,
             augment: true,
@@ -176,9 +152,11 @@ impl Default for TrainConfig {
             few_below: 20,
             seed: 0,
             eval_batch: 500,
+            checkpoint_every: 0,
             out: PathBuf::from("runs/classifier"),
             stage: 1,
             from: None,
+            optim: OptimConfig::default(),
             loss: LossKnobs::default(),
             stage2: Stage2::default(),
             extrapolation: None,
@@ -187,20 +165,23 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// `tailgrad demo`: the small CNN on the bundled long-tailed Fashion-MNIST subset, sized to
-    /// finish in well under three minutes on a 2-core software adapter.
+    /// `tailgrad demo`: the small CNN on the bundled long-tailed Fashion-MNIST subset, sized so
+    /// that the demo's two runs (cross-entropy and Balanced Softmax) take well under a minute on
+    /// a 2-core software adapter.
     pub fn demo() -> TrainConfig {
         TrainConfig {
             dataset: "bundled".into(),
-            rho: 1.0,
             model: "small-cnn".into(),
-            epochs: 8,
+            epochs: 5,
             batch: 64,
-            lr: 0.05,
-            schedule: Schedule::Cosine,
-            warmup_epochs: 1,
-            lr_steps: vec![],
-            weight_decay: 5e-4,
+            optim: OptimConfig {
+                lr: 0.05,
+                schedule: Schedule::Cosine,
+                warmup_epochs: 1,
+                lr_steps: vec![],
+                weight_decay: 5e-4,
+                ..OptimConfig::default()
+            },
             out: PathBuf::from("runs/demo"),
             ..TrainConfig::default()
         }
@@ -218,10 +199,10 @@ impl TrainConfig {
         c.from = Some(from);
         c.out = out;
         c.epochs = s2.epochs;
-        c.lr = s2.lr;
-        c.schedule = Schedule::Cosine;
-        c.warmup_epochs = 0;
-        c.lr_steps = Vec::new();
+        c.optim.lr = s2.lr;
+        c.optim.schedule = Schedule::Cosine;
+        c.optim.warmup_epochs = 0;
+        c.optim.lr_steps = Vec::new();
         c.sampling = s2.sampling.clone();
         c.mixup = Some(s2.mixup);
         c.loss.gcl_s = s2.gcl_s;
@@ -235,6 +216,7 @@ impl TrainConfig {
 #[derive(Clone, Debug)]
 pub(crate) struct Resolved {
     pub dataset: DatasetKind,
+    pub rho: f64,
     pub profile: Profile,
     pub arch: Arch,
     pub head: HeadKind,
@@ -250,7 +232,9 @@ impl TrainConfig {
     }
 
     pub fn from_toml(text: &str) -> Result<TrainConfig> {
-        toml::from_str(text).map_err(|e| Error::Config(e.to_string()))
+        let mut table: toml::Table = text.parse().map_err(|e| Error::Config(format!("{e}")))?;
+        move_legacy_optim_keys(&mut table)?;
+        table.try_into().map_err(|e| Error::Config(e.to_string()))
     }
 
     pub fn to_toml(&self) -> String {
@@ -263,15 +247,19 @@ impl TrainConfig {
         if self.epochs == 0 || self.batch < 2 || self.eval_batch == 0 {
             return bad("epochs and eval_batch must be >= 1 and batch >= 2 (batch norm)");
         }
-        if !(self.rho >= 1.0 && self.rho.is_finite()) {
-            return bad(&format!("rho must be >= 1, got {}", self.rho));
+        let dataset: DatasetKind = self.dataset.parse()?;
+        let rho = self.rho.unwrap_or(match dataset {
+            DatasetKind::Bundled => 1.0,
+            _ => 100.0,
+        });
+        if !(rho >= 1.0 && rho.is_finite()) {
+            return bad(&format!("rho must be >= 1, got {rho}"));
         }
-        if !(self.lr.is_finite()
-            && self.lr > 0.0
-            && self.lr_decay.is_finite()
-            && self.lr_decay > 0.0)
-        {
-            return bad("lr and lr_decay must be > 0");
+        if dataset == DatasetKind::Bundled && rho > 1.0 {
+            return bad(&format!(
+                "the bundled set is long-tailed already (1000 … 10 images per class); \
+                 rho = {rho} would cut it again: leave rho unset or 1"
+            ));
         }
         if self.few_below > self.many_above + 1 {
             return bad("few_below must not exceed many_above + 1");
@@ -310,7 +298,8 @@ impl TrainConfig {
             }
         }
         Ok(Resolved {
-            dataset: self.dataset.parse()?,
+            dataset,
+            rho,
             profile: self.profile.parse()?,
             arch: self.model.parse()?,
             head: match self.head.as_str() {
@@ -325,4 +314,34 @@ impl TrainConfig {
             },
         })
     }
+}
+
+/// Configs written before the `[optim]` table kept its keys at the top level (`optimizer` was its
+/// `name`); they move into the table, so old `config.toml` files and checkpoints still load.
+fn move_legacy_optim_keys(table: &mut toml::Table) -> Result<()> {
+    const KEYS: [(&str, &str); 8] = [
+        ("optimizer", "name"),
+        ("lr", "lr"),
+        ("momentum", "momentum"),
+        ("weight_decay", "weight_decay"),
+        ("schedule", "schedule"),
+        ("warmup_epochs", "warmup_epochs"),
+        ("lr_steps", "lr_steps"),
+        ("lr_decay", "lr_decay"),
+    ];
+    for (old, new) in KEYS {
+        let Some(v) = table.remove(old) else { continue };
+        let optim = table
+            .entry("optim")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(optim) = optim.as_table_mut() else {
+            return Err(Error::Config("`optim` must be a table".into()));
+        };
+        if optim.insert(new.to_string(), v).is_some() {
+            return Err(Error::Config(format!(
+                "`{old}` is set twice: at the top level and as optim.{new}"
+            )));
+        }
+    }
+    Ok(())
 }
