@@ -289,3 +289,199 @@ fn train_with_a_config_file_then_eval_and_resume() {
         text(&o.stderr)
     );
 }
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tailgrad-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The report of issue 9: an Adam run could not be resumed (its u32 step counters came back
+/// as f32). The same commands, with the small CNN to keep it short.
+#[test]
+fn an_adam_run_resumes() {
+    let dir = scratch_dir("adam");
+    let out = dir.join("a");
+    let out = out.to_str().unwrap();
+    let first = [
+        "train",
+        "classifier",
+        "--dataset",
+        "bundled",
+        "--rho",
+        "1",
+        "--model",
+        "small-cnn",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.001",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    let o = tailgrad(&first, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = tailgrad(
+        &[
+            "train",
+            "classifier",
+            "--resume",
+            out,
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_no_panic(&o);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let lines = std::fs::read_to_string(dir.join("a/metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+}
+
+/// Every config flag of `train classifier` shows its default, taken from the config's own.
+#[test]
+fn help_shows_the_defaults() {
+    let o = tailgrad(&["train", "classifier", "--help"], &[]);
+    assert!(o.status.success());
+    let help = text(&o.stdout);
+    for (flag, default) in [
+        ("--lr", "[default: 0.1]"),
+        ("--momentum", "[default: 0.9]"),
+        ("--weight-decay", "[default: 0.0002]"),
+        ("--optimizer", "[default: sgd]"),
+        ("--lr-steps", "[default: 160,180]"),
+        ("--epochs", "[default: 200]"),
+        ("--model", "[default: resnet32]"),
+        ("--rho", "[default: 100; the bundled set as it is]"),
+        ("--stage2-epochs", "[default: 30]"),
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{flag} ")))
+            .unwrap_or_else(|| panic!("no {flag} in\n{help}"));
+        assert!(line.contains(default), "{flag}: {line}");
+    }
+    let o = tailgrad(&["demo", "--help"], &[]);
+    let help = text(&o.stdout);
+    assert!(
+        help.contains("[default: runs/demo]") && help.contains("[default: 5"),
+        "{help}"
+    );
+}
+
+/// `--set` reaches any nested key; a misspelt one is an error naming it, as in a config file.
+#[test]
+fn set_reaches_nested_keys_and_refuses_unknown_ones() {
+    let dir = scratch_dir("set");
+    let o = tailgrad(
+        &[
+            "train",
+            "classifier",
+            "--dataset",
+            "bundled",
+            "--model",
+            "small-cnn",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--set",
+            "optim.name=adam",
+            "--set",
+            "optim.betas=[0.5, 0.9]",
+            "--lr",
+            "0.001",
+            "--out",
+            dir.join("r").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let cfg = std::fs::read_to_string(dir.join("r/config.toml")).unwrap();
+    assert!(
+        cfg.contains("betas = [0.5, 0.9]") && cfg.contains("name = \"adam\""),
+        "{cfg}"
+    );
+    let o = tailgrad(
+        &["train", "classifier", "--set", "optim.betaz=[0.5, 0.9]"],
+        &[],
+    );
+    assert_no_panic(&o);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("betaz"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// The bundled set is long-tailed already: unset rho keeps it as it is (the run above), an
+/// explicit rho > 1 is refused with a reason.
+#[test]
+fn bundled_with_rho_is_a_clear_error() {
+    let o = tailgrad(
+        &[
+            "train",
+            "classifier",
+            "--dataset",
+            "bundled",
+            "--rho",
+            "100",
+        ],
+        &[],
+    );
+    assert_no_panic(&o);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("long-tailed already"),
+        "{err}"
+    );
+}
+
+/// Without XDG_RUNTIME_DIR, Mesa's Wayland probe printed "error: XDG_RUNTIME_DIR is invalid".
+#[test]
+fn no_mesa_error_without_xdg_runtime_dir() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tailgrad"))
+        .arg("devices")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = text(&o.stderr);
+    assert!(!err.contains("error"), "stderr:\n{err}");
+}
+
+/// The demo shows the problem and the fix side by side (one epoch each here).
+#[test]
+fn demo_compares_ce_and_balanced_softmax() {
+    let dir = scratch_dir("demo");
+    let o = tailgrad(
+        &[
+            "demo",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert!(
+        s.contains("ce %") && s.contains("balce %") && s.contains("difference"),
+        "{s}"
+    );
+    for split in ["many", "medium", "few", "all"] {
+        assert!(
+            s.lines().any(|l| l.starts_with(split)),
+            "no {split} row:\n{s}"
+        );
+    }
+    for f in ["per_class.png", "ce/summary.json", "balce/summary.json"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+}
