@@ -79,59 +79,39 @@ fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Resu
 impl Tensor {
     pub fn neg(&self) -> Result<Tensor> {
         let y = launch(self, Op::Neg, 0.0, 0.0, "neg")?;
-        Ok(y.with_grad("neg", &[self], Box::new(|g| Ok(vec![Some(g.neg()?)]))))
+        Ok(y.with_grad1("neg", self, |g| g.neg()))
     }
 
     pub fn exp(&self) -> Result<Tensor> {
         let y = launch(self, Op::Exp, 0.0, 0.0, "exp")?;
         let yd = y.detach();
-        Ok(y.with_grad(
-            "exp",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd)?)])),
-        ))
+        Ok(y.with_grad1("exp", self, move |g| g.mul(&yd)))
     }
 
     pub fn log(&self) -> Result<Tensor> {
         let y = launch(self, Op::Log, 0.0, 0.0, "log")?;
         let x = self.detach();
-        Ok(y.with_grad(
-            "log",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.div(&x)?)])),
-        ))
+        Ok(y.with_grad1("log", self, move |g| g.div(&x)))
     }
 
     pub fn sqrt(&self) -> Result<Tensor> {
         let y = launch(self, Op::Sqrt, 0.0, 0.0, "sqrt")?;
         let yd = y.detach();
         // d sqrt(x) = 1 / (2 sqrt(x))
-        Ok(y.with_grad(
-            "sqrt",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.div(&yd)?.scale(0.5)?)])),
-        ))
+        Ok(y.with_grad1("sqrt", self, move |g| g.div(&yd)?.scale(0.5)))
     }
 
     pub fn rsqrt(&self) -> Result<Tensor> {
         let y = launch(self, Op::Rsqrt, 0.0, 0.0, "rsqrt")?;
         let yd = y.detach();
         // d x^-1/2 = -1/2 x^-3/2 = -1/2 y^3
-        Ok(y.with_grad(
-            "rsqrt",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd.powf(3.0)?)?.scale(-0.5)?)])),
-        ))
+        Ok(y.with_grad1("rsqrt", self, move |g| g.mul(&yd.powf(3.0)?)?.scale(-0.5)))
     }
 
     pub fn abs(&self) -> Result<Tensor> {
         let y = launch(self, Op::Abs, 0.0, 0.0, "abs")?;
         let x = self.detach();
-        Ok(y.with_grad(
-            "abs",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&x.sign()?)?)])),
-        ))
+        Ok(y.with_grad1("abs", self, move |g| g.mul(&x.sign()?)))
     }
 
     /// sign(x) ∈ {-1, 0, 1}; its gradient is zero.
@@ -142,75 +122,51 @@ impl Tensor {
     pub fn relu(&self) -> Result<Tensor> {
         let y = launch(self, Op::Relu, 0.0, 0.0, "relu")?;
         let x = self.detach();
-        Ok(y.with_grad(
-            "relu",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(x.relu_backward(g)?)])),
-        ))
+        Ok(y.with_grad1("relu", self, move |g| x.relu_backward(g)))
     }
 
     pub fn leaky_relu(&self, slope: f32) -> Result<Tensor> {
         let y = launch(self, Op::LeakyRelu, slope, 0.0, "leaky_relu")?;
         let x = self.detach();
-        Ok(y.with_grad(
-            "leaky_relu",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(x.leaky_relu_backward(g, slope)?)])),
-        ))
+        Ok(y.with_grad1("leaky_relu", self, move |g| x.leaky_relu_backward(g, slope)))
     }
 
     pub fn tanh(&self) -> Result<Tensor> {
         let y = launch(self, Op::Tanh, 0.0, 0.0, "tanh")?;
         let yd = y.detach();
         // 1 - y²
-        Ok(y.with_grad(
-            "tanh",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd.mul(&yd)?.affine(-1.0, 1.0)?)?)])),
-        ))
+        Ok(y.with_grad1("tanh", self, move |g| {
+            g.mul(&yd.mul(&yd)?.affine(-1.0, 1.0)?)
+        }))
     }
 
     pub fn sigmoid(&self) -> Result<Tensor> {
         let y = launch(self, Op::Sigmoid, 0.0, 0.0, "sigmoid")?;
         let yd = y.detach();
         // y (1 - y)
-        Ok(y.with_grad(
-            "sigmoid",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd.mul(&yd.affine(-1.0, 1.0)?)?)?)])),
-        ))
+        Ok(y.with_grad1("sigmoid", self, move |g| {
+            g.mul(&yd.mul(&yd.affine(-1.0, 1.0)?)?)
+        }))
     }
 
     /// Clamps to `[lo, hi]`; the gradient passes only strictly inside.
     pub fn clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
         let y = launch(self, Op::Clamp, lo, hi, "clamp")?;
         let x = self.detach();
-        Ok(y.with_grad(
-            "clamp",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(x.clamp_backward(g, lo, hi)?)])),
-        ))
+        Ok(y.with_grad1("clamp", self, move |g| x.clamp_backward(g, lo, hi)))
     }
 
     /// x^e for a scalar exponent (negative bases allowed for integer e).
     pub fn powf(&self, e: f32) -> Result<Tensor> {
         let y = launch(self, Op::Powf, e, 0.0, "powf")?;
         let x = self.detach();
-        Ok(y.with_grad(
-            "powf",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&x.powf(e - 1.0)?)?.scale(e)?)])),
-        ))
+        Ok(y.with_grad1("powf", self, move |g| g.mul(&x.powf(e - 1.0)?)?.scale(e)))
     }
 
     /// a·x + b with scalars.
     pub fn affine(&self, a: f32, b: f32) -> Result<Tensor> {
         let y = launch(self, Op::Affine, a, b, "affine")?;
-        Ok(y.with_grad(
-            "affine",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.scale(a)?)])),
-        ))
+        Ok(y.with_grad1("affine", self, move |g| g.scale(a)))
     }
 
     /// a·x.
