@@ -42,6 +42,7 @@ fn apply(op: u32, u: f32, v: f32) -> f32 {
         case 10u: { return pow(u, v); }
         case 11u: { return select(0.0, 1.0, u == v); }
         case 12u: { return select(0.0, 1.0, u < v); }
+        case 13u: { return v - v * u; }                                      // g - g·mask: u = mask, v = g
         default: { return u; }
     }
 }

@@ -93,7 +93,8 @@ impl Tensor {
         Ok(Tensor::from_buffer(device, buf, shape.to_vec(), dtype))
     }
 
-    /// Attaches a graph node to an op's output if grad is on and any parent needs a gradient.
+    /// Attaches a graph node to an op's output if grad is on and any parent requires grad.
+    /// `backward` follows the contract in `autograd`: `None` for each parent not needed.
     pub(crate) fn with_grad(
         self,
         op: &'static str,
@@ -113,6 +114,21 @@ impl Tensor {
             }),
             ..inner
         }))
+    }
+
+    /// [`Tensor::with_grad`] for one parent: `rule` maps the output's gradient to the parent's
+    /// (autograd calls it only when the parent is needed).
+    pub(crate) fn with_grad1(
+        self,
+        op: &'static str,
+        parent: &Tensor,
+        rule: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
+    ) -> Tensor {
+        self.with_grad(
+            op,
+            &[parent],
+            Box::new(move |g, _| Ok(vec![Some(rule(g)?)])),
+        )
     }
 
     /// A tensor from host data.
@@ -257,11 +273,7 @@ impl Tensor {
             self.0.dtype,
         );
         let in_shape = self.shape().to_vec();
-        Ok(out.with_grad(
-            "reshape",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.reshape(&in_shape)?)])),
-        ))
+        Ok(out.with_grad1("reshape", self, move |g| g.reshape(&in_shape)))
     }
 
     /// Overwrites this tensor's values with `src`'s (same shape and dtype), in place: every

@@ -2,15 +2,19 @@
 //! `backward` walks them in reverse topological order and accumulates gradients by addition.
 //!
 //! CONTRACT for every backward rule: it receives the gradient of its output (`g`) and must chain
-//! it — never assume `g` is ones. `tests/gradcheck.rs` checks each rule mid-graph with a non-unit
-//! upstream coefficient.
+//! it — never assume `g` is ones. `tests/common::gradcheck` checks each rule mid-graph with a
+//! non-unit upstream coefficient. It also receives `need`, one flag per parent: whether that
+//! parent leads to a trainable (unfrozen) parameter. It returns `None` for every parent not
+//! needed and launches none of that parent's kernels, so a backward through a frozen model
+//! computes input gradients only. A rule is called only when some parent is needed.
 
 use crate::{Result, Tensor};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
-/// Returns the gradient of each parent (in order), `None` where a parent gets none.
-pub type BackwardFn = dyn Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync;
+/// `(g, need)` → the gradient of each parent (in order), `None` where `need` is false or a
+/// parent gets none.
+pub type BackwardFn = dyn Fn(&Tensor, &[bool]) -> Result<Vec<Option<Tensor>>> + Send + Sync;
 
 pub(crate) struct Node {
     pub op: &'static str,
@@ -68,27 +72,54 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
     order
 }
 
+/// Ids of the tensors in `order` (parents first) whose gradient something needs: unfrozen
+/// parameters and whatever depends on one. Read now, so freezing between forward and backward
+/// counts too.
+fn needed(order: &[Tensor]) -> HashSet<u64> {
+    let mut need = HashSet::new();
+    for t in order {
+        let via_parent = t
+            .node()
+            .is_some_and(|n| n.parents.iter().any(|p| need.contains(&p.id())));
+        if via_parent || (t.is_param() && t.requires_grad()) {
+            need.insert(t.id());
+        }
+    }
+    need
+}
+
 /// Backpropagates from `root` (any shape) with upstream gradient `seed` of the same shape,
 /// accumulating into the `.grad` of every parameter reached.
 pub(crate) fn backward(root: &Tensor, seed: Tensor) -> Result<()> {
     let _guard = no_grad();
     let order = topo_order(root);
+    let needs = needed(&order);
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
     grads.insert(root.id(), seed);
     for t in order.iter().rev() {
+        if !needs.contains(&t.id()) {
+            continue;
+        }
         let Some(g) = grads.remove(&t.id()) else {
             continue;
         };
-        if t.is_param() && t.requires_grad() {
+        if t.is_param() {
             t.accumulate_grad(&g)?;
         }
         let Some(node) = t.node() else { continue };
-        let parent_grads = (node.backward)(&g)?;
-        for (p, pg) in node.parents.iter().zip(parent_grads) {
+        let need: Vec<bool> = node
+            .parents
+            .iter()
+            .map(|p| needs.contains(&p.id()))
+            .collect();
+        let parent_grads = (node.backward)(&g, &need)?;
+        for ((p, pg), wanted) in node.parents.iter().zip(parent_grads).zip(need) {
             let Some(pg) = pg else { continue };
-            if !p.requires_grad() {
-                continue;
-            }
+            debug_assert!(
+                wanted,
+                "backward of {} computed an unneeded gradient",
+                node.op
+            );
             debug_assert_eq!(
                 pg.shape(),
                 p.shape(),

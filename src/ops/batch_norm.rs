@@ -381,22 +381,19 @@ pub fn batch_norm2d_ex(x: &Tensor, bn: &BatchNorm, variant: BnVariant) -> Result
     parents.extend(bn.gamma);
     parents.extend(bn.beta);
     let (has_gamma, has_beta) = (bn.gamma.is_some(), bn.beta.is_some());
-    let need_dx = x.requires_grad();
-    let need_affine =
-        bn.gamma.is_some_and(Tensor::requires_grad) || bn.beta.is_some_and(Tensor::requires_grad);
     let xd = x.detach();
     Ok(y.with_grad(
         OP,
         &parents,
-        Box::new(move |g| {
-            let (dx, dgamma, dbeta) = backward(&ctx, &xd, &fstats, g, (need_dx, need_affine))?;
+        Box::new(move |g, need| {
+            let need_affine = need[1..].contains(&true);
+            let (dx, dgamma, dbeta) = backward(&ctx, &xd, &fstats, g, (need[0], need_affine))?;
+            // The parents after x: gamma, then beta, where given.
+            let affine = [(has_gamma, dgamma), (has_beta, dbeta)]
+                .into_iter()
+                .filter_map(|(has, d)| has.then_some(d));
             let mut grads = vec![dx];
-            if has_gamma {
-                grads.push(Some(dgamma));
-            }
-            if has_beta {
-                grads.push(Some(dbeta));
-            }
+            grads.extend(affine.zip(&need[1..]).map(|(d, &n)| n.then_some(d)));
             Ok(grads)
         }),
     ))

@@ -39,6 +39,55 @@ enum Op {
     Pow,
     Eq,
     Lt,
+    Unrouted,
+}
+
+/// Builds a gradient only when it is `need`ed.
+fn when(need: bool, grad: impl FnOnce() -> Result<Tensor>) -> Result<Option<Tensor>> {
+    need.then(grad).transpose()
+}
+
+impl Op {
+    /// The family's derivative table: (da, db) at the output's shape from the upstream `g`, the
+    /// operands and the output `y`, each built only when `need`ed.
+    fn grads(
+        self,
+        g: &Tensor,
+        (a, b, y): (&Tensor, &Tensor, &Tensor),
+        [need_a, need_b]: [bool; 2],
+    ) -> Result<[Option<Tensor>; 2]> {
+        Ok(match self {
+            Op::Add => [
+                when(need_a, || Ok(g.clone()))?,
+                when(need_b, || Ok(g.clone()))?,
+            ],
+            Op::Sub => [when(need_a, || Ok(g.clone()))?, when(need_b, || g.neg())?],
+            Op::Mul => [when(need_a, || g.mul(b))?, when(need_b, || g.mul(a))?],
+            Op::Div => {
+                let ga = g.div(b)?;
+                // -g·a/b² = -(g/b)·(a/b)
+                let gb = when(need_b, || ga.mul(&a.div(b)?)?.neg())?;
+                [need_a.then_some(ga), gb]
+            }
+            // On ties the gradient goes to a: the mask routes to b only where b wins.
+            Op::Max | Op::Min => {
+                let to_b = match self {
+                    Op::Max => b.gt(a)?,
+                    _ => b.lt(a)?,
+                };
+                [
+                    when(need_a, || to_b.unrouted(g))?,
+                    when(need_b, || g.mul(&to_b))?,
+                ]
+            }
+            Op::Pow => [
+                // b·a^(b-1) = b·y/a
+                when(need_a, || g.mul(b)?.mul(y)?.div(a))?,
+                when(need_b, || g.mul(y)?.mul(&a.log()?))?,
+            ],
+            _ => unreachable!("comparisons and backward helpers record no graph"),
+        })
+    }
 }
 
 fn launch(
@@ -109,98 +158,56 @@ fn launch(
     Ok(y)
 }
 
+/// Runs one binary op and records its derivatives from [`Op::grads`], summed back to each
+/// operand's shape.
+fn apply(a: &Tensor, b: &Tensor, op: Op, name: &'static str) -> Result<Tensor> {
+    let y = launch(a, b, op, 0.0, 0.0, name)?;
+    let (ad, bd, yd) = (a.detach(), b.detach(), y.detach());
+    Ok(y.with_grad(
+        name,
+        &[a, b],
+        Box::new(move |g, need| {
+            let grads = op.grads(g, (&ad, &bd, &yd), [need[0], need[1]])?;
+            let shapes = [ad.shape(), bd.shape()];
+            grads
+                .into_iter()
+                .zip(shapes)
+                .map(|(d, shape)| d.map(|d| d.sum_to(shape)).transpose())
+                .collect()
+        }),
+    ))
+}
+
 impl Tensor {
     pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
-        let y = launch(self, rhs, Op::Add, 0.0, 0.0, "add")?;
-        let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
-        Ok(y.with_grad(
-            "add",
-            &[self, rhs],
-            Box::new(move |g| Ok(vec![Some(g.sum_to(&sa)?), Some(g.sum_to(&sb)?)])),
-        ))
+        apply(self, rhs, Op::Add, "add")
     }
 
     pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
-        let y = launch(self, rhs, Op::Sub, 0.0, 0.0, "sub")?;
-        let (sa, sb) = (self.shape().to_vec(), rhs.shape().to_vec());
-        Ok(y.with_grad(
-            "sub",
-            &[self, rhs],
-            Box::new(move |g| Ok(vec![Some(g.sum_to(&sa)?), Some(g.neg()?.sum_to(&sb)?)])),
-        ))
+        apply(self, rhs, Op::Sub, "sub")
     }
 
     pub fn mul(&self, rhs: &Tensor) -> Result<Tensor> {
-        let y = launch(self, rhs, Op::Mul, 0.0, 0.0, "mul")?;
-        let (a, b) = (self.detach(), rhs.detach());
-        Ok(y.with_grad(
-            "mul",
-            &[self, rhs],
-            Box::new(move |g| {
-                Ok(vec![
-                    Some(g.mul(&b)?.sum_to(a.shape())?),
-                    Some(g.mul(&a)?.sum_to(b.shape())?),
-                ])
-            }),
-        ))
+        apply(self, rhs, Op::Mul, "mul")
     }
 
     pub fn div(&self, rhs: &Tensor) -> Result<Tensor> {
-        let y = launch(self, rhs, Op::Div, 0.0, 0.0, "div")?;
-        let (a, b) = (self.detach(), rhs.detach());
-        Ok(y.with_grad(
-            "div",
-            &[self, rhs],
-            Box::new(move |g| {
-                let ga = g.div(&b)?;
-                // -g·a/b² = -(g/b)·(a/b)
-                let gb = ga.mul(&a.div(&b)?)?.neg()?;
-                Ok(vec![
-                    Some(ga.sum_to(a.shape())?),
-                    Some(gb.sum_to(b.shape())?),
-                ])
-            }),
-        ))
+        apply(self, rhs, Op::Div, "div")
     }
 
     /// Elementwise maximum; on ties the gradient goes to `self`.
     pub fn maximum(&self, rhs: &Tensor) -> Result<Tensor> {
-        let y = launch(self, rhs, Op::Max, 0.0, 0.0, "maximum")?;
-        let (a, b) = (self.detach(), rhs.detach());
-        Ok(y.with_grad(
-            "maximum",
-            &[self, rhs],
-            Box::new(move |g| split_by_mask(g, &b.gt(&a)?, &a, &b)),
-        ))
+        apply(self, rhs, Op::Max, "maximum")
     }
 
     /// Elementwise minimum; on ties the gradient goes to `self`.
     pub fn minimum(&self, rhs: &Tensor) -> Result<Tensor> {
-        let y = launch(self, rhs, Op::Min, 0.0, 0.0, "minimum")?;
-        let (a, b) = (self.detach(), rhs.detach());
-        Ok(y.with_grad(
-            "minimum",
-            &[self, rhs],
-            Box::new(move |g| split_by_mask(g, &b.lt(&a)?, &a, &b)),
-        ))
+        apply(self, rhs, Op::Min, "minimum")
     }
 
     /// a^b elementwise for a > 0.
     pub fn pow(&self, rhs: &Tensor) -> Result<Tensor> {
-        let y = launch(self, rhs, Op::Pow, 0.0, 0.0, "pow")?;
-        let (a, b, yd) = (self.detach(), rhs.detach(), y.detach());
-        Ok(y.with_grad(
-            "pow",
-            &[self, rhs],
-            Box::new(move |g| {
-                let ga = g.mul(&b)?.mul(&yd)?.div(&a)?; // b·a^(b-1) = b·y/a
-                let gb = g.mul(&yd)?.mul(&a.log()?)?;
-                Ok(vec![
-                    Some(ga.sum_to(a.shape())?),
-                    Some(gb.sum_to(b.shape())?),
-                ])
-            }),
-        ))
+        apply(self, rhs, Op::Pow, "pow")
     }
 
     /// 1.0 where self > rhs, else 0.0 (no gradient).
@@ -237,14 +244,10 @@ impl Tensor {
     pub(crate) fn clamp_backward(&self, g: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
         launch(self, g, Op::ClampBackward, lo, hi, "clamp_backward")
     }
-}
 
-/// Gradient of max/min: `to_b` (1.0 where b wins) routes g to b, the rest to a.
-fn split_by_mask(g: &Tensor, to_b: &Tensor, a: &Tensor, b: &Tensor) -> Result<Vec<Option<Tensor>>> {
-    let gb = g.mul(to_b)?;
-    let ga = g.sub(&gb)?;
-    Ok(vec![
-        Some(ga.sum_to(a.shape())?),
-        Some(gb.sum_to(b.shape())?),
-    ])
+    /// g − g·self for a 0/1 mask `self`: the part of g the mask does not route (one kernel for
+    /// the `sub` of the `mul`).
+    fn unrouted(&self, g: &Tensor) -> Result<Tensor> {
+        launch(self, g, Op::Unrouted, 0.0, 0.0, "unrouted")
+    }
 }

@@ -142,11 +142,7 @@ pub(super) fn mean_with_saved_grad(
         [1, 1, 1],
         &[(loss.buf(), 1)],
     )?;
-    Ok(loss.with_grad(
-        op,
-        &[logits],
-        Box::new(move |g| Ok(vec![Some(backward(op, &grad, g, &inv_w, &p)?)])),
-    ))
+    Ok(loss.with_grad1(op, logits, move |g| backward(op, &grad, g, &inv_w, &p)))
 }
 
 /// grad · g · inv_w in one dispatch. Unfused it is a [1]·[1] `mul` plus a broadcasting

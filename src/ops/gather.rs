@@ -45,11 +45,9 @@ impl Tensor {
         let y = Tensor::empty(self.device(), "index_select", &out_shape, DType::F32)?;
         launch(&SELECT, "index_select", &p, self, idx, &y)?;
         let (idx, in_shape) = (idx.clone(), s.to_vec());
-        Ok(y.with_grad(
-            "index_select",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(index_add(g, &idx, axis, &p, &in_shape)?)])),
-        ))
+        Ok(y.with_grad1("index_select", self, move |g| {
+            index_add(g, &idx, axis, &p, &in_shape)
+        }))
     }
 }
 

@@ -100,11 +100,7 @@ impl Tensor {
         for (i, &p) in perm.iter().enumerate() {
             inv[p] = i;
         }
-        Ok(y.with_grad(
-            "permute",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.permute(&inv)?)])),
-        ))
+        Ok(y.with_grad1("permute", self, move |g| g.permute(&inv)))
     }
 
     /// Swaps two dimensions.
@@ -145,25 +141,21 @@ impl Tensor {
             (start * si[axis], 0),
         )?;
         let in_shape = self.shape().to_vec();
-        Ok(y.with_grad(
-            "slice",
-            &[self],
-            Box::new(move |g| {
-                // Adjoint: place g into zeros of the input shape.
-                let dx = Tensor::zeros(g.device(), &in_shape)?;
-                let so = contiguous_strides(&in_shape);
-                strided_copy(
-                    "slice_backward",
-                    g,
-                    &dx,
-                    g.shape(),
-                    &contiguous_strides(g.shape()),
-                    &so,
-                    (0, start * so[axis]),
-                )?;
-                Ok(vec![Some(dx)])
-            }),
-        ))
+        Ok(y.with_grad1("slice", self, move |g| {
+            // Adjoint: place g into zeros of the input shape.
+            let dx = Tensor::zeros(g.device(), &in_shape)?;
+            let so = contiguous_strides(&in_shape);
+            strided_copy(
+                "slice_backward",
+                g,
+                &dx,
+                g.shape(),
+                &contiguous_strides(g.shape()),
+                &so,
+                (0, start * so[axis]),
+            )?;
+            Ok(dx)
+        }))
     }
 
     /// Repeats size-1 (or missing leading) dimensions to reach `shape`.
@@ -190,11 +182,7 @@ impl Tensor {
             (0, 0),
         )?;
         let in_shape = self.shape().to_vec();
-        Ok(y.with_grad(
-            "broadcast_to",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.sum_to(&in_shape)?)])),
-        ))
+        Ok(y.with_grad1("broadcast_to", self, move |g| g.sum_to(&in_shape)))
     }
 
     /// Joins tensors along `axis`; all other dimensions must match.
@@ -244,10 +232,11 @@ impl Tensor {
         Ok(y.with_grad(
             "concat",
             parts,
-            Box::new(move |g| {
+            Box::new(move |g, need| {
                 bounds
                     .iter()
-                    .map(|&(s, e)| g.slice(axis, s, e).map(Some))
+                    .zip(need)
+                    .map(|(&(s, e), &n)| n.then(|| g.slice(axis, s, e)).transpose())
                     .collect()
             }),
         ))

@@ -195,19 +195,18 @@ pub fn matmul_ex(
     let y = forward(&g, variant)?.reshape(&out_shape)?.detach();
     let (ad, bd) = (a.detach(), b.detach());
     let (a_shape, b_shape) = (a.shape().to_vec(), b.shape().to_vec());
-    let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
     Ok(y.with_grad(
         "matmul",
         &[a, b],
-        Box::new(move |g| {
+        Box::new(move |g, need| {
             // dA = g·Bᵀ and dB = Aᵀ·g, written on the stored (possibly transposed) operands so
             // that no transpose is materialised; broadcast batches are summed away.
-            let da = match (need_a, trans_a) {
+            let da = match (need[0], trans_a) {
                 (false, _) => None,
                 (true, false) => Some(matmul_ex(g, &bd, false, !trans_b, variant)?),
                 (true, true) => Some(matmul_ex(&bd, g, trans_b, true, variant)?),
             };
-            let db = match (need_b, trans_b) {
+            let db = match (need[1], trans_b) {
                 (false, _) => None,
                 (true, false) => Some(matmul_ex(&ad, g, !trans_a, false, variant)?),
                 (true, true) => Some(matmul_ex(g, &ad, true, trans_a, variant)?),

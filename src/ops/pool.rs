@@ -140,11 +140,7 @@ fn in_shape(p: &Params, c: usize) -> [usize; 4] {
 fn window_sum(op: &'static str, x: &Tensor, p: Params) -> Result<Tensor> {
     let c = x.shape()[1];
     let y = launch(&WINDOW_SUM, op, &p, &[x], &out_shape(&p, c), out_rows(&p))?;
-    Ok(y.with_grad(
-        op,
-        &[x],
-        Box::new(move |g| Ok(vec![Some(spread(op, g, &p)?)])),
-    ))
+    Ok(y.with_grad1(op, x, move |g| spread(op, g, &p)))
 }
 
 /// scale × the adjoint of the window sums, from g [B, C, OH, OW] to [B, C, H, W].
@@ -185,14 +181,9 @@ fn plane_sum(op: &'static str, x: &Tensor, scale: f32) -> Result<Tensor> {
         ..Params::default()
     };
     let in_shape = x.shape().to_vec();
-    Ok(y.with_grad(
-        op,
-        &[x],
-        Box::new(move |g| {
-            let dx = launch(&EXPAND_HW, op, &back, &[g], &in_shape, (b * c, h * w))?;
-            Ok(vec![Some(dx)])
-        }),
-    ))
+    Ok(y.with_grad1(op, x, move |g| {
+        launch(&EXPAND_HW, op, &back, &[g], &in_shape, (b * c, h * w))
+    }))
 }
 
 impl Tensor {
@@ -226,14 +217,9 @@ impl Tensor {
             &[(y.buf(), y.numel())],
         )?;
         let c = self.shape()[1];
-        Ok(y.with_grad(
-            op,
-            &[self],
-            Box::new(move |g| {
-                let dx = launch(&MAX_BWD, op, &p, &[g, &arg], &in_shape(&p, c), in_rows(&p))?;
-                Ok(vec![Some(dx)])
-            }),
-        ))
+        Ok(y.with_grad1(op, self, move |g| {
+            launch(&MAX_BWD, op, &p, &[g, &arg], &in_shape(&p, c), in_rows(&p))
+        }))
     }
 
     /// Mean over H and W: [B, C, H, W] → [B, C].
@@ -267,14 +253,9 @@ impl Tensor {
             ..Params::default()
         };
         let y = launch(&UPSAMPLE, op, &p, &[self], &in_shape(&p, c), in_rows(&p))?;
-        Ok(y.with_grad(
-            op,
-            &[self],
-            Box::new(move |g| {
-                let dx = launch(&WINDOW_SUM, op, &p, &[g], &out_shape(&p, c), out_rows(&p))?;
-                Ok(vec![Some(dx)])
-            }),
-        ))
+        Ok(y.with_grad1(op, self, move |g| {
+            launch(&WINDOW_SUM, op, &p, &[g], &out_shape(&p, c), out_rows(&p))
+        }))
     }
 
     /// ResNet option-A shortcut: x[:, :, ::stride, ::stride], then zero channels padded
@@ -319,20 +300,15 @@ impl Tensor {
             planes: (b * c) as u32,
             ..p
         };
-        Ok(y.with_grad(
-            op,
-            &[self],
-            Box::new(move |g| {
-                let dx = launch(
-                    &SHORTCUT_BWD,
-                    op,
-                    &bwd,
-                    &[g],
-                    &in_shape(&bwd, c),
-                    in_rows(&bwd),
-                )?;
-                Ok(vec![Some(dx)])
-            }),
-        ))
+        Ok(y.with_grad1(op, self, move |g| {
+            launch(
+                &SHORTCUT_BWD,
+                op,
+                &bwd,
+                &[g],
+                &in_shape(&bwd, c),
+                in_rows(&bwd),
+            )
+        }))
     }
 }

@@ -171,11 +171,9 @@ impl Tensor {
         let y =
             reduce_raw(&SUM, "sum", self, axis)?.reshape(&squeeze(self.shape(), axis, keepdim))?;
         let (in_shape, kept) = (self.shape().to_vec(), squeeze(self.shape(), axis, true));
-        Ok(y.with_grad(
-            "sum",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.reshape(&kept)?.broadcast_to(&in_shape)?)])),
-        ))
+        Ok(y.with_grad1("sum", self, move |g| {
+            g.reshape(&kept)?.broadcast_to(&in_shape)
+        }))
     }
 
     /// Sum of every element, shape [1].
@@ -206,15 +204,11 @@ impl Tensor {
         let m = reduce_raw(&MAX, "max", self, axis)?;
         let y = m.reshape(&squeeze(self.shape(), axis, keepdim))?;
         let (x, kept) = (self.detach(), squeeze(self.shape(), axis, true));
-        Ok(y.with_grad(
-            "max",
-            &[self],
-            Box::new(move |g| {
-                let mask = x.eq(&m)?;
-                let share = mask.div(&mask.sum(axis, true)?)?;
-                Ok(vec![Some(share.mul(&g.reshape(&kept)?)?)])
-            }),
-        ))
+        Ok(y.with_grad1("max", self, move |g| {
+            let mask = x.eq(&m)?;
+            let share = mask.div(&mask.sum(axis, true)?)?;
+            share.mul(&g.reshape(&kept)?)
+        }))
     }
 
     /// Index of the first maximum over `axis`, as a u32 tensor (no gradient).

@@ -224,20 +224,9 @@ fn apply(x: &Tensor, mode: Mode) -> Result<Tensor> {
         _ => y.detach(),
     };
     let in_shape = x.shape().to_vec();
-    Ok(y.with_grad(
-        mode.name(),
-        &[x],
-        Box::new(move |g| {
-            Ok(vec![Some(launch(
-                bwd,
-                mode,
-                v,
-                &saved,
-                Some(g),
-                &in_shape,
-            )?)])
-        }),
-    ))
+    Ok(y.with_grad1(mode.name(), x, move |g| {
+        launch(bwd, mode, v, &saved, Some(g), &in_shape)
+    }))
 }
 
 impl Tensor {

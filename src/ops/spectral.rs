@@ -209,32 +209,28 @@ impl PowerIteration {
             (self.u, self.v) = (u, v);
         }
         let (u, v) = (self.u.clone(), self.v.clone());
-        Ok(sigma.with_grad(
-            "power_iteration",
-            &[w],
-            Box::new(move |g| {
-                let dw = Tensor::empty(
-                    g.device(),
-                    "power_iteration_bw",
-                    &[batch, rows, cols],
-                    DType::F32,
-                )?;
-                let n = dw.numel();
-                g.device().dispatch(
-                    "power_iteration_bw",
-                    &OUTER,
-                    &[],
-                    bytemuck::bytes_of(&p),
-                    [g, &u, &v, &dw]
-                        .iter()
-                        .map(|t| Res::Buf(t.buf().clone()))
-                        .collect(),
-                    grid_1d(n, WG),
-                    &[(dw.buf(), n)],
-                )?;
-                Ok(vec![Some(dw)])
-            }),
-        ))
+        Ok(sigma.with_grad1("power_iteration", w, move |g| {
+            let dw = Tensor::empty(
+                g.device(),
+                "power_iteration_bw",
+                &[batch, rows, cols],
+                DType::F32,
+            )?;
+            let n = dw.numel();
+            g.device().dispatch(
+                "power_iteration_bw",
+                &OUTER,
+                &[],
+                bytemuck::bytes_of(&p),
+                [g, &u, &v, &dw]
+                    .iter()
+                    .map(|t| Res::Buf(t.buf().clone()))
+                    .collect(),
+                grid_1d(n, WG),
+                &[(dw.buf(), n)],
+            )?;
+            Ok(dw)
+        }))
     }
 
     /// Left vectors `[batch, rows]` (for checkpoints).

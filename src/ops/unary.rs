@@ -36,6 +36,32 @@ enum Op {
     Sign,
 }
 
+impl Op {
+    /// The family's derivative table: dx from the upstream `g`, the input `x` and the output `y`.
+    fn grad(self, g: &Tensor, x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<Tensor> {
+        match self {
+            Op::Neg => g.neg(),
+            Op::Exp => g.mul(y),
+            Op::Log => g.div(x),
+            // 1 / (2 sqrt(x))
+            Op::Sqrt => g.div(y)?.scale(0.5),
+            // d x^-1/2 = -1/2 x^-3/2 = -1/2 y^3
+            Op::Rsqrt => g.mul(&y.powf(3.0)?)?.scale(-0.5),
+            Op::Abs => g.mul(&x.sign()?),
+            Op::Relu => x.relu_backward(g),
+            Op::LeakyRelu => x.leaky_relu_backward(g, alpha),
+            // 1 - y²
+            Op::Tanh => g.mul(&y.mul(y)?.affine(-1.0, 1.0)?),
+            // y (1 - y)
+            Op::Sigmoid => g.mul(&y.mul(&y.affine(-1.0, 1.0)?)?),
+            Op::Clamp => x.clamp_backward(g, alpha, beta),
+            Op::Powf => g.mul(&x.powf(alpha - 1.0)?)?.scale(alpha),
+            Op::Affine => g.scale(alpha),
+            Op::Sign => unreachable!("sign records no graph"),
+        }
+    }
+}
+
 /// Runs one unary op with no graph.
 fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Result<Tensor> {
     x.expect_f32(name)?;
@@ -76,62 +102,36 @@ fn launch(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Resu
     Ok(y)
 }
 
+/// Runs one unary op and records its derivative from [`Op::grad`].
+fn apply(x: &Tensor, op: Op, alpha: f32, beta: f32, name: &'static str) -> Result<Tensor> {
+    let y = launch(x, op, alpha, beta, name)?;
+    let (xd, yd) = (x.detach(), y.detach());
+    Ok(y.with_grad1(name, x, move |g| op.grad(g, &xd, &yd, alpha, beta)))
+}
+
 impl Tensor {
     pub fn neg(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Neg, 0.0, 0.0, "neg")?;
-        Ok(y.with_grad("neg", &[self], Box::new(|g| Ok(vec![Some(g.neg()?)]))))
+        apply(self, Op::Neg, 0.0, 0.0, "neg")
     }
 
     pub fn exp(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Exp, 0.0, 0.0, "exp")?;
-        let yd = y.detach();
-        Ok(y.with_grad(
-            "exp",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd)?)])),
-        ))
+        apply(self, Op::Exp, 0.0, 0.0, "exp")
     }
 
     pub fn log(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Log, 0.0, 0.0, "log")?;
-        let x = self.detach();
-        Ok(y.with_grad(
-            "log",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.div(&x)?)])),
-        ))
+        apply(self, Op::Log, 0.0, 0.0, "log")
     }
 
     pub fn sqrt(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Sqrt, 0.0, 0.0, "sqrt")?;
-        let yd = y.detach();
-        // d sqrt(x) = 1 / (2 sqrt(x))
-        Ok(y.with_grad(
-            "sqrt",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.div(&yd)?.scale(0.5)?)])),
-        ))
+        apply(self, Op::Sqrt, 0.0, 0.0, "sqrt")
     }
 
     pub fn rsqrt(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Rsqrt, 0.0, 0.0, "rsqrt")?;
-        let yd = y.detach();
-        // d x^-1/2 = -1/2 x^-3/2 = -1/2 y^3
-        Ok(y.with_grad(
-            "rsqrt",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd.powf(3.0)?)?.scale(-0.5)?)])),
-        ))
+        apply(self, Op::Rsqrt, 0.0, 0.0, "rsqrt")
     }
 
     pub fn abs(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Abs, 0.0, 0.0, "abs")?;
-        let x = self.detach();
-        Ok(y.with_grad(
-            "abs",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&x.sign()?)?)])),
-        ))
+        apply(self, Op::Abs, 0.0, 0.0, "abs")
     }
 
     /// sign(x) ∈ {-1, 0, 1}; its gradient is zero.
@@ -140,77 +140,34 @@ impl Tensor {
     }
 
     pub fn relu(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Relu, 0.0, 0.0, "relu")?;
-        let x = self.detach();
-        Ok(y.with_grad(
-            "relu",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(x.relu_backward(g)?)])),
-        ))
+        apply(self, Op::Relu, 0.0, 0.0, "relu")
     }
 
     pub fn leaky_relu(&self, slope: f32) -> Result<Tensor> {
-        let y = launch(self, Op::LeakyRelu, slope, 0.0, "leaky_relu")?;
-        let x = self.detach();
-        Ok(y.with_grad(
-            "leaky_relu",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(x.leaky_relu_backward(g, slope)?)])),
-        ))
+        apply(self, Op::LeakyRelu, slope, 0.0, "leaky_relu")
     }
 
     pub fn tanh(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Tanh, 0.0, 0.0, "tanh")?;
-        let yd = y.detach();
-        // 1 - y²
-        Ok(y.with_grad(
-            "tanh",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd.mul(&yd)?.affine(-1.0, 1.0)?)?)])),
-        ))
+        apply(self, Op::Tanh, 0.0, 0.0, "tanh")
     }
 
     pub fn sigmoid(&self) -> Result<Tensor> {
-        let y = launch(self, Op::Sigmoid, 0.0, 0.0, "sigmoid")?;
-        let yd = y.detach();
-        // y (1 - y)
-        Ok(y.with_grad(
-            "sigmoid",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&yd.mul(&yd.affine(-1.0, 1.0)?)?)?)])),
-        ))
+        apply(self, Op::Sigmoid, 0.0, 0.0, "sigmoid")
     }
 
     /// Clamps to `[lo, hi]`; the gradient passes only strictly inside.
     pub fn clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
-        let y = launch(self, Op::Clamp, lo, hi, "clamp")?;
-        let x = self.detach();
-        Ok(y.with_grad(
-            "clamp",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(x.clamp_backward(g, lo, hi)?)])),
-        ))
+        apply(self, Op::Clamp, lo, hi, "clamp")
     }
 
     /// x^e for a scalar exponent (negative bases allowed for integer e).
     pub fn powf(&self, e: f32) -> Result<Tensor> {
-        let y = launch(self, Op::Powf, e, 0.0, "powf")?;
-        let x = self.detach();
-        Ok(y.with_grad(
-            "powf",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.mul(&x.powf(e - 1.0)?)?.scale(e)?)])),
-        ))
+        apply(self, Op::Powf, e, 0.0, "powf")
     }
 
     /// a·x + b with scalars.
     pub fn affine(&self, a: f32, b: f32) -> Result<Tensor> {
-        let y = launch(self, Op::Affine, a, b, "affine")?;
-        Ok(y.with_grad(
-            "affine",
-            &[self],
-            Box::new(move |g| Ok(vec![Some(g.scale(a)?)])),
-        ))
+        apply(self, Op::Affine, a, b, "affine")
     }
 
     /// a·x.

@@ -57,11 +57,11 @@ impl Tensor {
         Ok(y.with_grad(
             "where_cond",
             &[a, b],
-            Box::new(move |g| {
+            Box::new(move |g, need| {
                 let zero = Tensor::zeros(g.device(), &[1])?;
-                let ga = Tensor::where_cond(&c, g, &zero)?.sum_to(&sa)?;
-                let gb = Tensor::where_cond(&c, &zero, g)?.sum_to(&sb)?;
-                Ok(vec![Some(ga), Some(gb)])
+                let ga = need[0].then(|| Tensor::where_cond(&c, g, &zero)?.sum_to(&sa));
+                let gb = need[1].then(|| Tensor::where_cond(&c, &zero, g)?.sum_to(&sb));
+                Ok(vec![ga.transpose()?, gb.transpose()?])
             }),
         ))
     }

@@ -6,6 +6,7 @@ use super::pipelines::PipelineCache;
 use super::pool::{BufferPool, GpuBuffer, GpuTexture};
 use super::recorder::{Cmd, Dispatch, Recorder, Res};
 use crate::{Error, Result};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -235,6 +236,12 @@ impl Device {
         (r.dispatches_total, r.submits_total)
     }
 
+    /// Dispatches recorded since the device opened, per kernel: (shader name, entry point), e.g.
+    /// `("conv2d_wgrad_tex", "wgrad")`.
+    pub fn dispatch_counts(&self) -> HashMap<(&'static str, &'static str), u64> {
+        self.0.rec.lock().unwrap().per_kernel.clone()
+    }
+
     /// Largest byte size one storage binding may have.
     pub fn max_binding(&self) -> u64 {
         self.0
@@ -307,6 +314,7 @@ impl Device {
                 groups,
             }));
             rec.dispatches_total += 1;
+            *rec.per_kernel.entry((k.name, k.entry)).or_default() += 1;
             // A caller that never reads back must not grow the recording without bound (it
             // holds every intermediate buffer alive); a training step stays far below this.
             let held = self.0.pool.bytes_handed() - rec.handed_mark;

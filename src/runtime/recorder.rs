@@ -3,6 +3,7 @@
 //! `write_buffer`, and submits once.
 
 use super::pool::{GpuBuffer, GpuTexture};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A resource bound at binding `i + 1` of a dispatch.
@@ -51,6 +52,8 @@ pub(crate) struct Recorder {
     /// resources, so a long recording grows memory instead of recycling it.
     pub handed_mark: u64,
     pub dispatches_total: u64,
+    /// Dispatches per kernel (shader name, entry point), for tests that check what a step runs.
+    pub per_kernel: HashMap<(&'static str, &'static str), u64>,
     pub submits_total: u64,
 }
 

@@ -89,11 +89,9 @@ fn im2col(x: &Tensor, g: &Geom) -> Result<Tensor> {
     let p = Params::new(g)?;
     let cols = launch(&p, &IM2COL, "im2col", x, &[g.pixels(), g.c * g.kh * g.kw])?;
     let in_shape = x.shape().to_vec();
-    Ok(cols.with_grad(
-        "im2col",
-        &[x],
-        Box::new(move |dc| Ok(vec![Some(launch(&p, &COL2IM, "col2im", dc, &in_shape)?)])),
-    ))
+    Ok(cols.with_grad1("im2col", x, move |dc| {
+        launch(&p, &COL2IM, "col2im", dc, &in_shape)
+    }))
 }
 
 /// y = conv2d(x, w) without bias, differentiable through im2col, matmul and permute.

@@ -167,8 +167,9 @@ pub fn conv2d_ex(
         }
     }
     let v = variant.resolve(x.device(), &g)?;
-    let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
-    // The texture variant keeps x as its weight gradient reads it (copied or packed).
+    // The texture variant keeps x as its weight gradient reads it (copied or packed) while w
+    // trains; the backward packs x again if w is unfrozen in between.
+    let keep_x = w.requires_grad() && crate::grad_enabled();
     let (y, xs) = match v {
         Variant::Im2col => {
             let y = im2col::forward(x, w, &g)?;
@@ -179,22 +180,21 @@ pub fn conv2d_ex(
         }
         Variant::Texture => {
             let (y, xs) = texture::forward(x, w, bias, &g)?;
-            (y, (need_w && crate::grad_enabled()).then_some(xs))
+            (y, keep_x.then_some(xs))
         }
         _ => (tiled::forward(x, w, bias, &g)?, None),
     };
     let mut parents = vec![x, w];
     parents.extend(bias);
     let (xd, wd) = (x.detach(), w.detach());
-    let need_b = bias.map(|b| b.requires_grad());
     Ok(y.with_grad(
         "conv2d",
         &parents,
-        Box::new(move |dy| {
-            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need_x, need_w), xs.as_ref())?;
+        Box::new(move |dy, need| {
+            let (dx, dw) = backward(&xd, &wd, dy, &g, v, (need[0], need[1]), xs.as_ref())?;
             let mut out = vec![dx, dw];
-            if let Some(need) = need_b {
-                out.push(need.then(|| bias_grad(dy, &g)).transpose()?);
+            if let Some(&need_b) = need.get(2) {
+                out.push(need_b.then(|| bias_grad(dy, &g)).transpose()?);
             }
             Ok(out)
         }),
