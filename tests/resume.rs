@@ -102,6 +102,15 @@ fn check_resume(name: &str, cfg: TrainConfig, stop: Stop) {
     }
 }
 
+/// Killed in `stage` after `epochs` epochs and `steps` steps of the next.
+fn stop(stage: usize, epochs: usize, steps: usize) -> Stop {
+    Stop {
+        stage,
+        epochs,
+        steps,
+    }
+}
+
 fn with_optim(name: &str, lr: f32, weight_decay: f32) -> TrainConfig {
     let mut cfg = small();
     cfg.optim.name = name.into();
@@ -112,22 +121,12 @@ fn with_optim(name: &str, lr: f32, weight_decay: f32) -> TrainConfig {
 
 #[test]
 fn sgd_killed_after_an_epoch() {
-    let stop = Stop {
-        stage: 1,
-        epochs: 1,
-        steps: 0,
-    };
-    check_resume("sgd", small(), stop);
+    check_resume("sgd", small(), stop(1, 1, 0));
 }
 
 #[test]
 fn adam_killed_after_an_epoch() {
-    let stop = Stop {
-        stage: 1,
-        epochs: 1,
-        steps: 0,
-    };
-    check_resume("adam", with_optim("adam", 1e-3, 0.0), stop);
+    check_resume("adam", with_optim("adam", 1e-3, 0.0), stop(1, 1, 0));
 }
 
 /// Killed 7 steps into epoch 2 with a checkpoint every 5 steps (global step 24 = 19 + 5 is the
@@ -138,12 +137,7 @@ fn adamw_killed_mid_epoch() {
         checkpoint_every: 5,
         ..with_optim("adamw", 1e-3, 1e-2)
     };
-    let stop = Stop {
-        stage: 1,
-        epochs: 1,
-        steps: 7,
-    };
-    check_resume("adamw", cfg, stop);
+    check_resume("adamw", cfg, stop(1, 1, 7));
 }
 
 fn gcl() -> TrainConfig {
@@ -156,20 +150,10 @@ fn gcl() -> TrainConfig {
 
 #[test]
 fn gcl_killed_in_stage_1() {
-    let stop = Stop {
-        stage: 1,
-        epochs: 1,
-        steps: 6,
-    };
-    check_resume("gcl1", gcl(), stop);
+    check_resume("gcl1", gcl(), stop(1, 1, 6));
 }
 
 #[test]
 fn gcl_killed_in_stage_2() {
-    let stop = Stop {
-        stage: 2,
-        epochs: 1,
-        steps: 3,
-    };
-    check_resume("gcl2", gcl(), stop);
+    check_resume("gcl2", gcl(), stop(2, 1, 3));
 }
