@@ -3,10 +3,12 @@
 
 mod common;
 use common::*;
-use tailgrad::nn::{self, Arch, Classifier, HeadKind, Mode, Module, NormedLinear};
+use tailgrad::nn::{
+    self, Arch, BatchNorm2d, Classifier, HeadKind, Mode, Module, NormedLinear, Stateful,
+};
 use tailgrad::{Generator, Tensor};
 
-fn count(m: &dyn Module) -> usize {
+fn count(m: &dyn Stateful) -> usize {
     nn::parameters(m).iter().map(Tensor::numel).sum()
 }
 
@@ -107,6 +109,50 @@ fn load_state_round_trips_in_place() {
     );
     let err = nn::load_state(&b, &|_| None).unwrap_err().to_string();
     assert!(err.contains("conv1.weight"), "{err}");
+}
+
+#[test]
+fn batch_norm_running_stats_are_checkpointed_buffers() {
+    let d = dev();
+    let a = BatchNorm2d::new(&d, 3).unwrap();
+    // x ~ N(2, 3²): one training step moves the running mean off 0 and the variance off 1.
+    let x = Generator::new(4, 0)
+        .normal(&d, &[4, 3, 5, 5], 2.0, 3.0)
+        .unwrap();
+    a.forward(&x, Mode::Train).unwrap();
+    let listed: Vec<(String, bool)> = nn::state_of(&a)
+        .into_iter()
+        .map(|s| (s.name, s.trainable))
+        .collect();
+    let want = [
+        ("weight", true),
+        ("bias", true),
+        ("running_mean", false),
+        ("running_var", false),
+    ];
+    assert_eq!(listed, want.map(|(n, t)| (n.to_string(), t)));
+    assert_eq!(nn::parameters(&a).len(), 2, "buffers are not parameters");
+
+    let b = BatchNorm2d::new(&d, 3).unwrap();
+    let src = nn::state_of(&a);
+    nn::load_state(&b, &|name| {
+        src.iter()
+            .find(|s| s.name == name)
+            .map(|s| s.tensor.clone())
+    })
+    .unwrap();
+    let moved = a.running_mean.to_vec().unwrap();
+    assert!(moved.iter().all(|&m| m > 0.05), "running mean {moved:?}");
+    assert_eq!(b.running_mean.to_vec().unwrap(), moved);
+    assert_eq!(
+        b.running_var.to_vec().unwrap(),
+        a.running_var.to_vec().unwrap()
+    );
+    // Eval mode reads the loaded statistics, so the two layers now agree exactly.
+    assert_eq!(
+        b.forward(&x, Mode::Eval).unwrap().to_vec().unwrap(),
+        a.forward(&x, Mode::Eval).unwrap().to_vec().unwrap()
+    );
 }
 
 /// f64 cosine logits: rows of x [b, d] and columns of w [d, c] normalised.

@@ -1,6 +1,6 @@
 //! 2-D convolution layer with Kaiming-normal init (fan_in, ReLU gain), as the CIFAR ResNets use.
 
-use super::{param, Mode, Module, State};
+use super::{param, Mode, Module, State, Stateful};
 use crate::{Device, Generator, Result, Tensor};
 
 pub struct Conv2d {
@@ -41,15 +41,17 @@ impl Conv2d {
     }
 }
 
-impl Module for Conv2d {
-    fn forward(&self, x: &Tensor, _: Mode) -> Result<Tensor> {
-        x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.pad)
-    }
-
+impl Stateful for Conv2d {
     fn state(&self, prefix: &str, out: &mut Vec<State>) {
         param(out, prefix, "weight", &self.weight);
         if let Some(b) = &self.bias {
             param(out, prefix, "bias", b);
         }
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor, _: Mode) -> Result<Tensor> {
+        x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.pad)
     }
 }

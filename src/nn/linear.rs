@@ -1,6 +1,6 @@
 //! Fully connected layer `y = x·Wᵀ + b`, W [out, in] as PyTorch stores it.
 
-use super::{param, Mode, Module, State};
+use super::{param, Mode, Module, State, Stateful};
 use crate::{Device, Generator, Result, Tensor};
 
 pub struct Linear {
@@ -21,6 +21,13 @@ impl Linear {
     }
 }
 
+impl Stateful for Linear {
+    fn state(&self, prefix: &str, out: &mut Vec<State>) {
+        param(out, prefix, "weight", &self.weight);
+        param(out, prefix, "bias", &self.bias);
+    }
+}
+
 impl Module for Linear {
     fn forward(&self, x: &Tensor, _: Mode) -> Result<Tensor> {
         let y = crate::ops::matmul::matmul_ex(
@@ -31,10 +38,5 @@ impl Module for Linear {
             crate::ops::matmul::Variant::Auto,
         )?;
         y.add(&self.bias)
-    }
-
-    fn state(&self, prefix: &str, out: &mut Vec<State>) {
-        param(out, prefix, "weight", &self.weight);
-        param(out, prefix, "bias", &self.bias);
     }
 }

@@ -1,9 +1,11 @@
-//! Layers and models: a small `Module` abstraction over the ops (candle/PyTorch-shaped).
+//! Layers and models: a small `Stateful` / `Module` abstraction over the ops (candle/PyTorch-shaped).
 //!
-//! A module is a plain struct of tensors. `forward` takes the [`Mode`] explicitly (no hidden
-//! train/eval flag to forget), and `state` lists every tensor under a dotted name: trainable
-//! parameters and buffers (BatchNorm running statistics). That one list is the parameter list for
-//! an optimizer and the state dict for a checkpoint.
+//! A module is a plain struct of tensors. [`Stateful::state`] lists every tensor under a dotted
+//! name: trainable parameters and buffers (BatchNorm running statistics). That one list is the
+//! parameter list for an optimizer and the state dict for a checkpoint. [`Module`] adds the
+//! one-input `forward`, which takes the [`Mode`] explicitly (no hidden train/eval flag to forget);
+//! a model with another forward signature (a GAN's G(z, y), D(x, y)) implements only `Stateful`
+//! and still gets [`parameters`], [`state_of`] and [`load_state`].
 
 mod batch_norm;
 mod classifier;
@@ -41,21 +43,26 @@ pub struct State {
     pub trainable: bool,
 }
 
-pub trait Module {
-    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor>;
+/// Anything that owns named state tensors: every layer and model.
+pub trait Stateful {
     /// Appends every state tensor, named `prefix` + field path (`layer1.0.conv1.weight`).
     fn state(&self, prefix: &str, out: &mut Vec<State>);
 }
 
+/// A layer or model with one input.
+pub trait Module: Stateful {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor>;
+}
+
 /// The state list of a module.
-pub fn state_of(m: &dyn Module) -> Vec<State> {
+pub fn state_of(m: &dyn Stateful) -> Vec<State> {
     let mut out = Vec::new();
     m.state("", &mut out);
     out
 }
 
 /// The trainable parameters of a module, in a fixed order (an optimizer's parameter list).
-pub fn parameters(m: &dyn Module) -> Vec<Tensor> {
+pub fn parameters(m: &dyn Stateful) -> Vec<Tensor> {
     state_of(m)
         .into_iter()
         .filter(|s| s.trainable)
@@ -65,7 +72,7 @@ pub fn parameters(m: &dyn Module) -> Vec<Tensor> {
 
 /// Copies `values` (name → tensor of the same shape) into the module's tensors in place, so
 /// optimizers holding them see the new values. Every state tensor must be present.
-pub fn load_state(m: &dyn Module, values: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+pub fn load_state(m: &dyn Stateful, values: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
     for s in state_of(m) {
         let src = values(&s.name).ok_or_else(|| Error::Invalid {
             op: "load_state",
