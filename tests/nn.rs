@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use tailgrad::nn::{
-    self, Arch, BatchNorm2d, Classifier, HeadKind, Mode, Module, NormedLinear, Stateful,
+    self, Arch, BatchNorm2d, Classifier, HeadKind, Linear, Mode, Module, NormedLinear, Stateful,
 };
 use tailgrad::{Generator, Tensor};
 
@@ -153,6 +153,59 @@ fn batch_norm_running_stats_are_checkpointed_buffers() {
         b.forward(&x, Mode::Eval).unwrap().to_vec().unwrap(),
         a.forward(&x, Mode::Eval).unwrap().to_vec().unwrap()
     );
+}
+
+/// Which of `m`'s state entries got a gradient from one forward/backward of `model`.
+fn with_grad(model: &Classifier, m: &dyn Stateful, x: &Tensor, labels: &Tensor) -> Vec<bool> {
+    for p in nn::parameters(model) {
+        p.zero_grad();
+    }
+    let y = model.forward(x, Mode::Train).unwrap();
+    y.cross_entropy(labels).unwrap().backward().unwrap();
+    nn::state_of(m)
+        .iter()
+        .map(|s| s.tensor.grad().is_some())
+        .collect()
+}
+
+#[test]
+fn freeze_keeps_parameters_listed_but_stops_their_gradients() {
+    let d = dev();
+    let m = Classifier::new(&d, 3, Arch::SmallCnn, HeadKind::Linear, 1, 4).unwrap();
+    let x = Generator::new(6, 0).randn(&d, &[2, 1, 12, 12]).unwrap();
+    let labels = Tensor::from_u32(&d, &[1, 3], &[2]).unwrap();
+    let before = count(&m);
+    let backbone = m.backbone.as_ref();
+
+    nn::freeze(backbone).unwrap();
+    assert_eq!(count(&m), before, "frozen parameters stay listed");
+    assert!(nn::parameters(backbone).iter().all(|p| !p.requires_grad()));
+    assert!(nn::parameters(&m.head).iter().all(Tensor::requires_grad));
+    let buffers = nn::state_of(backbone).into_iter().filter(|s| !s.trainable);
+    assert!(buffers.map(|s| s.tensor).all(|b| !b.is_param()));
+    assert!(with_grad(&m, backbone, &x, &labels).iter().all(|&g| !g));
+    assert!(with_grad(&m, &m.head, &x, &labels).iter().all(|&g| g));
+
+    nn::unfreeze(backbone).unwrap();
+    assert!(nn::parameters(&m).iter().all(Tensor::requires_grad));
+    let got = with_grad(&m, backbone, &x, &labels);
+    let trainable: Vec<bool> = nn::state_of(backbone).iter().map(|s| s.trainable).collect();
+    assert_eq!(
+        got, trainable,
+        "after unfreeze every parameter gets a gradient again"
+    );
+}
+
+#[test]
+fn freeze_refuses_a_trainable_entry_that_is_not_a_parameter() {
+    let d = dev();
+    let l = Linear {
+        weight: Tensor::zeros(&d, &[2, 3]).unwrap().into_param(),
+        bias: Tensor::zeros(&d, &[2]).unwrap(),
+    };
+    let err = nn::freeze(&l).unwrap_err().to_string();
+    assert!(err.contains("freeze") && err.contains("bias"), "{err}");
+    assert!(l.weight.requires_grad(), "a refused freeze changes nothing");
 }
 
 /// f64 cosine logits: rows of x [b, d] and columns of w [d, c] normalised.

@@ -5,7 +5,7 @@
 //! parameter list for an optimizer and the state dict for a checkpoint. [`Module`] adds the
 //! one-input `forward`, which takes the [`Mode`] explicitly (no hidden train/eval flag to forget);
 //! a model with another forward signature (a GAN's G(z, y), D(x, y)) implements only `Stateful`
-//! and still gets [`parameters`], [`state_of`] and [`load_state`].
+//! and still gets [`parameters`], [`state_of`], [`load_state`] and [`freeze`].
 
 mod batch_norm;
 mod classifier;
@@ -84,6 +84,31 @@ pub fn load_state(m: &dyn Stateful, values: &dyn Fn(&str) -> Option<Tensor>) -> 
         })?;
     }
     Ok(())
+}
+
+/// Freezes every parameter of `m` (buffers are not trained anyway): `parameters` still lists
+/// them, so an optimizer keeps its handles, but `backward` leaves them without gradient.
+pub fn freeze(m: &dyn Stateful) -> Result<()> {
+    set_trainable(m, false)
+}
+
+/// Undoes [`freeze`].
+pub fn unfreeze(m: &dyn Stateful) -> Result<()> {
+    set_trainable(m, true)
+}
+
+/// Checks every trainable entry first, so an error leaves the module untouched.
+fn set_trainable(m: &dyn Stateful, on: bool) -> Result<()> {
+    let params: Vec<State> = state_of(m).into_iter().filter(|s| s.trainable).collect();
+    if let Some(s) = params.iter().find(|s| !s.tensor.is_param()) {
+        return Err(Error::Invalid {
+            op: if on { "unfreeze" } else { "freeze" },
+            msg: format!("{:?} is listed as trainable but is not a parameter", s.name),
+        });
+    }
+    params
+        .iter()
+        .try_for_each(|s| s.tensor.set_requires_grad(on))
 }
 
 /// `prefix.name`, or `name` at the root.
