@@ -10,8 +10,10 @@
 mod batch_norm;
 mod classifier;
 mod conv2d;
+mod init;
 mod linear;
 mod normed_linear;
+mod qr;
 mod relu;
 mod resnet;
 mod small_cnn;
@@ -19,6 +21,7 @@ mod small_cnn;
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
 pub use conv2d::Conv2d;
+pub use init::Init;
 pub use linear::Linear;
 pub use normed_linear::NormedLinear;
 pub use relu::Relu;
