@@ -1,9 +1,10 @@
 //! Initialisation schemes: orthogonality and PyTorch's QR recipe for `Orthogonal`, exact fills,
-//! sample statistics of the random schemes, and the errors.
+//! sample statistics of the random schemes, the errors, and the layer constructors (`new`
+//! bit-identical to the draws it made before schemes existed; `with_init`).
 
 mod common;
 use common::dev;
-use tailgrad::nn::Init;
+use tailgrad::nn::{self, Conv2d, Init, LayerInit, Linear, Mode, Module};
 use tailgrad::{Device, Error, Generator, Tensor};
 
 fn f64s(t: &Tensor) -> Vec<f64> {
@@ -188,4 +189,64 @@ fn bad_shapes_and_scales_are_typed_errors() {
     );
     let e = err(Init::Normal { std: -1.0 }, &[2], 0);
     assert!(matches!(e, Error::Invalid { op: "normal", .. }), "{e:?}");
+}
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.to_vec().unwrap().into_iter().map(f32::to_bits).collect()
+}
+
+/// `new` must reproduce, bit for bit and in the same generator order, the draws the
+/// constructors made before schemes existed, so every earlier run and checkpoint stays valid.
+#[test]
+fn new_keeps_the_kaiming_draws_bit_for_bit() {
+    let d = dev();
+    let (mut gen, mut old) = (Generator::new(9, 3), Generator::new(9, 3));
+    let conv = Conv2d::new(&d, &mut gen, 3, 8, 3, 1, 1, true).unwrap();
+    let fan_in = 27f32;
+    let w = old
+        .normal(&d, &[8, 3, 3, 3], 0.0, (2.0 / fan_in).sqrt())
+        .unwrap();
+    let bound = 1.0 / fan_in.sqrt();
+    let b = old.uniform(&d, &[8], -bound, bound).unwrap();
+    assert_eq!(bits(&conv.weight), bits(&w));
+    assert_eq!(bits(conv.bias.as_ref().unwrap()), bits(&b));
+
+    let lin = Linear::new(&d, &mut gen, 20, 4).unwrap();
+    let w = old.normal(&d, &[4, 20], 0.0, (2.0 / 20f32).sqrt()).unwrap();
+    let bound = 1.0 / 20f32.sqrt();
+    let b = old.uniform(&d, &[4], -bound, bound).unwrap();
+    assert_eq!(bits(&lin.weight), bits(&w));
+    assert_eq!(bits(lin.bias.as_ref().unwrap()), bits(&b));
+    assert_eq!(gen.counter(), old.counter());
+}
+
+#[test]
+fn with_init_uses_the_given_schemes() {
+    let d = dev();
+    let mut gen = Generator::new(2, 0);
+    let orth = LayerInit {
+        weight: Init::Orthogonal { gain: 1.0 },
+        bias: Some(Init::Zeros),
+    };
+    let conv = Conv2d::with_init(&d, &mut gen, 2, 4, 3, 1, 1, orth).unwrap();
+    assert_eq!(conv.bias.as_ref().unwrap().to_vec().unwrap(), [0.0; 4]);
+    let w = f64s(&conv.weight);
+    let g = products(&w, &w, 4, 18, true);
+    assert!(
+        (g[1][1] - 1.0).abs() < 1e-5 && g[0][3].abs() < 1e-5,
+        "{g:?}"
+    );
+
+    // No bias: none listed, and forward is x·Wᵀ alone.
+    let ones = LayerInit {
+        weight: Init::Ones,
+        bias: None,
+    };
+    let lin = Linear::with_init(&d, &mut gen, 3, 2, ones).unwrap();
+    let names: Vec<String> = nn::state_of(&lin).into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["weight"]);
+    assert!(nn::parameters(&lin)[0].is_param());
+    let x = Tensor::from_slice(&d, &[1.0, 2.0, 3.0, -1.0, 0.5, 0.25], &[2, 3]).unwrap();
+    let y = lin.forward(&x, Mode::Eval).unwrap().to_vec().unwrap();
+    assert_eq!(y, [6.0, 6.0, -0.25, -0.25]);
 }

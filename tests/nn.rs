@@ -201,7 +201,7 @@ fn freeze_refuses_a_trainable_entry_that_is_not_a_parameter() {
     let d = dev();
     let l = Linear {
         weight: Tensor::zeros(&d, &[2, 3]).unwrap().into_param(),
-        bias: Tensor::zeros(&d, &[2]).unwrap(),
+        bias: Some(Tensor::zeros(&d, &[2]).unwrap()),
     };
     let err = nn::freeze(&l).unwrap_err().to_string();
     assert!(err.contains("freeze") && err.contains("bias"), "{err}");

@@ -103,3 +103,39 @@ fn orthogonal(dev: &Device, gen: &mut Generator, shape: &[usize], gain: f32) -> 
 fn transpose(a: &[f64], m: usize, n: usize) -> Vec<f64> {
     (0..n * m).map(|t| a[(t % m) * n + t / m]).collect()
 }
+
+/// A layer's weight and bias schemes; `bias: None` builds the layer without a bias.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerInit {
+    pub weight: Init,
+    pub bias: Option<Init>,
+}
+
+impl LayerInit {
+    /// What `Conv2d::new` and `Linear::new` use: Kaiming-normal weight, U(±1/√fan_in) bias.
+    pub fn kaiming(bias: bool) -> LayerInit {
+        LayerInit {
+            weight: Init::KaimingNormal,
+            bias: bias.then_some(Init::FanInUniform),
+        }
+    }
+
+    /// The weight of `shape`, then the bias of [shape[0]], as parameters, drawn in that order;
+    /// both use the weight's fan-in, as PyTorch does.
+    pub(crate) fn params(
+        self,
+        dev: &Device,
+        gen: &mut Generator,
+        shape: &[usize],
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let numel = check_shape("layer_init", shape)?;
+        let out = shape.first().copied().unwrap_or(1);
+        let fan_in = numel / out;
+        let weight = self.weight.tensor(dev, gen, shape, fan_in)?.into_param();
+        let bias = match self.bias {
+            Some(b) => Some(b.tensor(dev, gen, &[out], fan_in)?.into_param()),
+            None => None,
+        };
+        Ok((weight, bias))
+    }
+}

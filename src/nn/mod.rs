@@ -21,7 +21,7 @@ mod small_cnn;
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
 pub use conv2d::Conv2d;
-pub use init::Init;
+pub use init::{Init, LayerInit};
 pub use linear::Linear;
 pub use normed_linear::NormedLinear;
 pub use relu::Relu;
