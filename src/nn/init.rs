@@ -87,13 +87,11 @@ fn orthogonal(dev: &Device, gen: &mut Generator, shape: &[usize], gain: f32) -> 
         .into_iter()
         .map(f64::from)
         .collect();
-    let q = match rows < cols {
-        true => transpose(
-            &q_positive_r(&transpose(&a, rows, cols), cols, rows),
-            cols,
-            rows,
-        ),
-        false => q_positive_r(&a, rows, cols),
+    let q = if rows < cols {
+        let q_t = q_positive_r(&transpose(&a, rows, cols), cols, rows);
+        transpose(&q_t, cols, rows)
+    } else {
+        q_positive_r(&a, rows, cols)
     };
     let w: Vec<f32> = q.iter().map(|&v| (v * f64::from(gain)) as f32).collect();
     Tensor::from_slice(dev, &w, shape)

@@ -1,4 +1,4 @@
-//! Layers and models: a small `Stateful` / `Module` abstraction over the ops (candle/PyTorch-shaped).
+//! Layers and models: small `Stateful` / `Module` traits over the ops (candle/PyTorch-shaped).
 //!
 //! A module is a plain struct of tensors. [`Stateful::state`] lists every tensor under a dotted
 //! name: trainable parameters and buffers (BatchNorm running statistics). That one list is the
