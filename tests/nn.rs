@@ -3,10 +3,12 @@
 
 mod common;
 use common::*;
-use tailgrad::nn::{self, Arch, Classifier, HeadKind, Mode, Module, NormedLinear};
+use tailgrad::nn::{
+    self, Arch, BatchNorm2d, Classifier, HeadKind, Linear, Mode, Module, NormedLinear, Stateful,
+};
 use tailgrad::{Generator, Tensor};
 
-fn count(m: &dyn Module) -> usize {
+fn count(m: &dyn Stateful) -> usize {
     nn::parameters(m).iter().map(Tensor::numel).sum()
 }
 
@@ -107,6 +109,103 @@ fn load_state_round_trips_in_place() {
     );
     let err = nn::load_state(&b, &|_| None).unwrap_err().to_string();
     assert!(err.contains("conv1.weight"), "{err}");
+}
+
+#[test]
+fn batch_norm_running_stats_are_checkpointed_buffers() {
+    let d = dev();
+    let a = BatchNorm2d::new(&d, 3).unwrap();
+    // x ~ N(2, 3²): one training step moves the running mean off 0 and the variance off 1.
+    let x = Generator::new(4, 0)
+        .normal(&d, &[4, 3, 5, 5], 2.0, 3.0)
+        .unwrap();
+    a.forward(&x, Mode::Train).unwrap();
+    let listed: Vec<(String, bool)> = nn::state_of(&a)
+        .into_iter()
+        .map(|s| (s.name, s.trainable))
+        .collect();
+    let want = [
+        ("weight", true),
+        ("bias", true),
+        ("running_mean", false),
+        ("running_var", false),
+    ];
+    assert_eq!(listed, want.map(|(n, t)| (n.to_string(), t)));
+    assert_eq!(nn::parameters(&a).len(), 2, "buffers are not parameters");
+
+    let b = BatchNorm2d::new(&d, 3).unwrap();
+    let src = nn::state_of(&a);
+    nn::load_state(&b, &|name| {
+        src.iter()
+            .find(|s| s.name == name)
+            .map(|s| s.tensor.clone())
+    })
+    .unwrap();
+    let moved = a.running_mean.to_vec().unwrap();
+    assert!(moved.iter().all(|&m| m > 0.05), "running mean {moved:?}");
+    assert_eq!(b.running_mean.to_vec().unwrap(), moved);
+    assert_eq!(
+        b.running_var.to_vec().unwrap(),
+        a.running_var.to_vec().unwrap()
+    );
+    // Eval mode reads the loaded statistics, so the two layers now agree exactly.
+    assert_eq!(
+        b.forward(&x, Mode::Eval).unwrap().to_vec().unwrap(),
+        a.forward(&x, Mode::Eval).unwrap().to_vec().unwrap()
+    );
+}
+
+/// Which of `m`'s state entries got a gradient from one forward/backward of `model`.
+fn with_grad(model: &Classifier, m: &dyn Stateful, x: &Tensor, labels: &Tensor) -> Vec<bool> {
+    for p in nn::parameters(model) {
+        p.zero_grad();
+    }
+    let y = model.forward(x, Mode::Train).unwrap();
+    y.cross_entropy(labels).unwrap().backward().unwrap();
+    nn::state_of(m)
+        .iter()
+        .map(|s| s.tensor.grad().is_some())
+        .collect()
+}
+
+#[test]
+fn freeze_keeps_parameters_listed_but_stops_their_gradients() {
+    let d = dev();
+    let m = Classifier::new(&d, 3, Arch::SmallCnn, HeadKind::Linear, 1, 4).unwrap();
+    let x = Generator::new(6, 0).randn(&d, &[2, 1, 12, 12]).unwrap();
+    let labels = Tensor::from_u32(&d, &[1, 3], &[2]).unwrap();
+    let before = count(&m);
+    let backbone = m.backbone.as_ref();
+
+    nn::freeze(backbone).unwrap();
+    assert_eq!(count(&m), before, "frozen parameters stay listed");
+    assert!(nn::parameters(backbone).iter().all(|p| !p.requires_grad()));
+    assert!(nn::parameters(&m.head).iter().all(Tensor::requires_grad));
+    let buffers = nn::state_of(backbone).into_iter().filter(|s| !s.trainable);
+    assert!(buffers.map(|s| s.tensor).all(|b| !b.is_param()));
+    assert!(with_grad(&m, backbone, &x, &labels).iter().all(|&g| !g));
+    assert!(with_grad(&m, &m.head, &x, &labels).iter().all(|&g| g));
+
+    nn::unfreeze(backbone).unwrap();
+    assert!(nn::parameters(&m).iter().all(Tensor::requires_grad));
+    let got = with_grad(&m, backbone, &x, &labels);
+    let trainable: Vec<bool> = nn::state_of(backbone).iter().map(|s| s.trainable).collect();
+    assert_eq!(
+        got, trainable,
+        "after unfreeze every parameter gets a gradient again"
+    );
+}
+
+#[test]
+fn freeze_refuses_a_trainable_entry_that_is_not_a_parameter() {
+    let d = dev();
+    let l = Linear {
+        weight: Tensor::zeros(&d, &[2, 3]).unwrap().into_param(),
+        bias: Some(Tensor::zeros(&d, &[2]).unwrap()),
+    };
+    let err = nn::freeze(&l).unwrap_err().to_string();
+    assert!(err.contains("freeze") && err.contains("bias"), "{err}");
+    assert!(l.weight.requires_grad(), "a refused freeze changes nothing");
 }
 
 /// f64 cosine logits: rows of x [b, d] and columns of w [d, c] normalised.

@@ -1,6 +1,6 @@
 //! BatchNorm2d layer (affine, running statistics; PyTorch defaults eps 1e-5, momentum 0.1).
 
-use super::{buffer, param, Mode, Module, State};
+use super::{buffer, param, Mode, Module, State, Stateful};
 use crate::ops::batch_norm::{BatchNorm, BnMode};
 use crate::{Device, Result, Tensor};
 
@@ -48,15 +48,17 @@ impl BatchNorm2d {
     }
 }
 
-impl Module for BatchNorm2d {
-    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        self.run(x, mode, false)
-    }
-
+impl Stateful for BatchNorm2d {
     fn state(&self, prefix: &str, out: &mut Vec<State>) {
         param(out, prefix, "weight", &self.gamma);
         param(out, prefix, "bias", &self.beta);
         buffer(out, prefix, "running_mean", &self.running_mean);
         buffer(out, prefix, "running_var", &self.running_var);
+    }
+}
+
+impl Module for BatchNorm2d {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.run(x, mode, false)
     }
 }

@@ -1,7 +1,7 @@
 //! An image classifier: a backbone (ResNet or the small CNN) producing features, then a Linear or
 //! cosine (NormedLinear) head. The split lets two-stage methods re-train only the head.
 
-use super::{join, Linear, Mode, Module, NormedLinear, ResNet, SmallCnn, State};
+use super::{join, Linear, Mode, Module, NormedLinear, ResNet, SmallCnn, State, Stateful};
 use crate::{Device, Error, Generator, Result, Tensor};
 use std::fmt;
 use std::str::FromStr;
@@ -83,18 +83,20 @@ pub enum Head {
     Normed(NormedLinear),
 }
 
+impl Stateful for Head {
+    fn state(&self, prefix: &str, out: &mut Vec<State>) {
+        match self {
+            Head::Linear(l) => l.state(prefix, out),
+            Head::Normed(l) => l.state(prefix, out),
+        }
+    }
+}
+
 impl Module for Head {
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         match self {
             Head::Linear(l) => l.forward(x, mode),
             Head::Normed(l) => l.forward(x, mode),
-        }
-    }
-
-    fn state(&self, prefix: &str, out: &mut Vec<State>) {
-        match self {
-            Head::Linear(l) => l.state(prefix, out),
-            Head::Normed(l) => l.state(prefix, out),
         }
     }
 }
@@ -145,13 +147,15 @@ impl Classifier {
     }
 }
 
-impl Module for Classifier {
-    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        self.head.forward(&self.features(x, mode)?, mode)
-    }
-
+impl Stateful for Classifier {
     fn state(&self, prefix: &str, out: &mut Vec<State>) {
         self.backbone.state(prefix, out);
         self.head.state(&join(prefix, "fc"), out);
+    }
+}
+
+impl Module for Classifier {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.head.forward(&self.features(x, mode)?, mode)
     }
 }

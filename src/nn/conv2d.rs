@@ -1,6 +1,7 @@
-//! 2-D convolution layer with Kaiming-normal init (fan_in, ReLU gain), as the CIFAR ResNets use.
+//! 2-D convolution layer. `new` draws Kaiming-normal weights (fan_in, ReLU gain) as the CIFAR
+//! ResNets use; `with_init` takes any [`LayerInit`].
 
-use super::{param, Mode, Module, State};
+use super::{param, LayerInit, Mode, Module, State, Stateful};
 use crate::{Device, Generator, Result, Tensor};
 
 pub struct Conv2d {
@@ -23,15 +24,23 @@ impl Conv2d {
         pad: usize,
         bias: bool,
     ) -> Result<Conv2d> {
-        let fan_in = (cin * k * k) as f32;
-        let weight = gen
-            .normal(dev, &[cout, cin, k, k], 0.0, (2.0 / fan_in).sqrt())?
-            .into_param();
-        let bound = 1.0 / fan_in.sqrt();
-        let bias = match bias {
-            true => Some(gen.uniform(dev, &[cout], -bound, bound)?.into_param()),
-            false => None,
-        };
+        let init = LayerInit::kaiming(bias);
+        Self::with_init(dev, gen, cin, cout, k, stride, pad, init)
+    }
+
+    /// `k`×`k` kernel with the given schemes (fan-in cin·k·k); `init.bias: None` means no bias.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_init(
+        dev: &Device,
+        gen: &mut Generator,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        init: LayerInit,
+    ) -> Result<Conv2d> {
+        let (weight, bias) = init.params(dev, gen, &[cout, cin, k, k])?;
         Ok(Conv2d {
             weight,
             bias,
@@ -41,15 +50,17 @@ impl Conv2d {
     }
 }
 
-impl Module for Conv2d {
-    fn forward(&self, x: &Tensor, _: Mode) -> Result<Tensor> {
-        x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.pad)
-    }
-
+impl Stateful for Conv2d {
     fn state(&self, prefix: &str, out: &mut Vec<State>) {
         param(out, prefix, "weight", &self.weight);
         if let Some(b) = &self.bias {
             param(out, prefix, "bias", b);
         }
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor, _: Mode) -> Result<Tensor> {
+        x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.pad)
     }
 }

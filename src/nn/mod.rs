@@ -1,15 +1,19 @@
-//! Layers and models: a small `Module` abstraction over the ops (candle/PyTorch-shaped).
+//! Layers and models: small `Stateful` / `Module` traits over the ops (candle/PyTorch-shaped).
 //!
-//! A module is a plain struct of tensors. `forward` takes the [`Mode`] explicitly (no hidden
-//! train/eval flag to forget), and `state` lists every tensor under a dotted name: trainable
-//! parameters and buffers (BatchNorm running statistics). That one list is the parameter list for
-//! an optimizer and the state dict for a checkpoint.
+//! A module is a plain struct of tensors. [`Stateful::state`] lists every tensor under a dotted
+//! name: trainable parameters and buffers (BatchNorm running statistics). That one list is the
+//! parameter list for an optimizer and the state dict for a checkpoint. [`Module`] adds the
+//! one-input `forward`, which takes the [`Mode`] explicitly (no hidden train/eval flag to forget);
+//! a model with another forward signature (a GAN's G(z, y), D(x, y)) implements only `Stateful`
+//! and still gets [`parameters`], [`state_of`], [`load_state`] and [`freeze`].
 
 mod batch_norm;
 mod classifier;
 mod conv2d;
+mod init;
 mod linear;
 mod normed_linear;
+mod qr;
 mod relu;
 mod resnet;
 mod small_cnn;
@@ -17,6 +21,7 @@ mod small_cnn;
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
 pub use conv2d::Conv2d;
+pub use init::{Init, LayerInit};
 pub use linear::Linear;
 pub use normed_linear::NormedLinear;
 pub use relu::Relu;
@@ -41,21 +46,26 @@ pub struct State {
     pub trainable: bool,
 }
 
-pub trait Module {
-    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor>;
+/// Anything that owns named state tensors: every layer and model.
+pub trait Stateful {
     /// Appends every state tensor, named `prefix` + field path (`layer1.0.conv1.weight`).
     fn state(&self, prefix: &str, out: &mut Vec<State>);
 }
 
+/// A layer or model with one input.
+pub trait Module: Stateful {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor>;
+}
+
 /// The state list of a module.
-pub fn state_of(m: &dyn Module) -> Vec<State> {
+pub fn state_of(m: &dyn Stateful) -> Vec<State> {
     let mut out = Vec::new();
     m.state("", &mut out);
     out
 }
 
 /// The trainable parameters of a module, in a fixed order (an optimizer's parameter list).
-pub fn parameters(m: &dyn Module) -> Vec<Tensor> {
+pub fn parameters(m: &dyn Stateful) -> Vec<Tensor> {
     state_of(m)
         .into_iter()
         .filter(|s| s.trainable)
@@ -65,7 +75,7 @@ pub fn parameters(m: &dyn Module) -> Vec<Tensor> {
 
 /// Copies `values` (name → tensor of the same shape) into the module's tensors in place, so
 /// optimizers holding them see the new values. Every state tensor must be present.
-pub fn load_state(m: &dyn Module, values: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+pub fn load_state(m: &dyn Stateful, values: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
     for s in state_of(m) {
         let src = values(&s.name).ok_or_else(|| Error::Invalid {
             op: "load_state",
@@ -77,6 +87,31 @@ pub fn load_state(m: &dyn Module, values: &dyn Fn(&str) -> Option<Tensor>) -> Re
         })?;
     }
     Ok(())
+}
+
+/// Freezes every parameter of `m` (buffers are not trained anyway): `parameters` still lists
+/// them, so an optimizer keeps its handles, but `backward` leaves them without gradient.
+pub fn freeze(m: &dyn Stateful) -> Result<()> {
+    set_trainable(m, false)
+}
+
+/// Undoes [`freeze`].
+pub fn unfreeze(m: &dyn Stateful) -> Result<()> {
+    set_trainable(m, true)
+}
+
+/// Checks every trainable entry first, so an error leaves the module untouched.
+fn set_trainable(m: &dyn Stateful, on: bool) -> Result<()> {
+    let params: Vec<State> = state_of(m).into_iter().filter(|s| s.trainable).collect();
+    if let Some(s) = params.iter().find(|s| !s.tensor.is_param()) {
+        return Err(Error::Invalid {
+            op: if on { "unfreeze" } else { "freeze" },
+            msg: format!("{:?} is listed as trainable but is not a parameter", s.name),
+        });
+    }
+    params
+        .iter()
+        .try_for_each(|s| s.tensor.set_requires_grad(on))
 }
 
 /// `prefix.name`, or `name` at the root.

@@ -1,7 +1,7 @@
 //! Cosine classifier (methods.md §1.4): `cos[i,j] = <x_i/‖x_i‖, W[:,j]/‖W[:,j]‖>`, W [d_in, C]
 //! with one column per class, no bias. The logit scale belongs to the loss, not the layer.
 
-use super::{param, Mode, Module, State};
+use super::{param, Mode, Module, State, Stateful};
 use crate::{Device, Generator, Result, Tensor};
 
 pub struct NormedLinear {
@@ -33,12 +33,14 @@ fn unit(t: &Tensor, axis: usize) -> Result<Tensor> {
     t.div(&norm)
 }
 
+impl Stateful for NormedLinear {
+    fn state(&self, prefix: &str, out: &mut Vec<State>) {
+        param(out, prefix, "weight", &self.weight);
+    }
+}
+
 impl Module for NormedLinear {
     fn forward(&self, x: &Tensor, _: Mode) -> Result<Tensor> {
         unit(x, 1)?.matmul(&unit(&self.weight, 0)?)
-    }
-
-    fn state(&self, prefix: &str, out: &mut Vec<State>) {
-        param(out, prefix, "weight", &self.weight);
     }
 }

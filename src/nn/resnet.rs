@@ -3,7 +3,7 @@
 //! option-A shortcuts and a global average pool. Depth 6n+2: ResNet-8/20/32/56 for n = 1/3/5/9.
 //! The classifier head lives in [`Classifier`](super::Classifier); this is the feature extractor.
 
-use super::{join, BatchNorm2d, Conv2d, Mode, Module, State};
+use super::{join, BatchNorm2d, Conv2d, Mode, Module, State, Stateful};
 use crate::{Device, Error, Generator, Result, Tensor};
 
 /// conv3x3 → BN → ReLU → conv3x3 → BN, plus the shortcut, then ReLU.
@@ -38,6 +38,15 @@ impl BasicBlock {
     }
 }
 
+impl Stateful for BasicBlock {
+    fn state(&self, prefix: &str, out: &mut Vec<State>) {
+        self.conv1.state(&join(prefix, "conv1"), out);
+        self.bn1.state(&join(prefix, "bn1"), out);
+        self.conv2.state(&join(prefix, "conv2"), out);
+        self.bn2.state(&join(prefix, "bn2"), out);
+    }
+}
+
 impl Module for BasicBlock {
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let y = self.bn1.forward_relu(&self.conv1.forward(x, mode)?, mode)?;
@@ -47,13 +56,6 @@ impl Module for BasicBlock {
             false => x.clone(),
         };
         y.add(&shortcut)?.relu()
-    }
-
-    fn state(&self, prefix: &str, out: &mut Vec<State>) {
-        self.conv1.state(&join(prefix, "conv1"), out);
-        self.bn1.state(&join(prefix, "bn1"), out);
-        self.conv2.state(&join(prefix, "conv2"), out);
-        self.bn2.state(&join(prefix, "bn2"), out);
     }
 }
 
@@ -103,15 +105,7 @@ impl ResNet {
     }
 }
 
-impl Module for ResNet {
-    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        let mut y = self.bn1.forward_relu(&self.conv1.forward(x, mode)?, mode)?;
-        for block in self.layers.iter().flatten() {
-            y = block.forward(&y, mode)?;
-        }
-        y.global_avg_pool()
-    }
-
+impl Stateful for ResNet {
     fn state(&self, prefix: &str, out: &mut Vec<State>) {
         self.conv1.state(&join(prefix, "conv1"), out);
         self.bn1.state(&join(prefix, "bn1"), out);
@@ -120,5 +114,15 @@ impl Module for ResNet {
                 block.state(&join(prefix, &format!("layer{}.{b}", s + 1)), out);
             }
         }
+    }
+}
+
+impl Module for ResNet {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        let mut y = self.bn1.forward_relu(&self.conv1.forward(x, mode)?, mode)?;
+        for block in self.layers.iter().flatten() {
+            y = block.forward(&y, mode)?;
+        }
+        y.global_avg_pool()
     }
 }
