@@ -75,8 +75,8 @@ impl Critic {
 
     fn params(&self) -> Vec<Tensor> {
         let (c, bn, fc) = (&self.conv, &self.bn, &self.fc);
-        let bias = c.bias.clone().unwrap();
-        [&c.weight, &bias, &bn.gamma, &bn.beta, &fc.weight, &fc.bias]
+        let (bias, fc_bias) = (c.bias.clone().unwrap(), fc.bias.clone().unwrap());
+        [&c.weight, &bias, &bn.gamma, &bn.beta, &fc.weight, &fc_bias]
             .map(Tensor::clone)
             .to_vec()
     }
@@ -107,7 +107,7 @@ impl Critic {
             },
             fc: Linear {
                 weight: fc.weight.detach(),
-                bias: fc.bias.detach(),
+                bias: fc.bias.as_ref().map(Tensor::detach),
             },
         }
     }
@@ -134,7 +134,7 @@ impl Setup {
     }
 
     fn gen_params(&self) -> Vec<Tensor> {
-        vec![self.gen.weight.clone(), self.gen.bias.clone()]
+        vec![self.gen.weight.clone(), self.gen.bias.clone().unwrap()]
     }
 
     fn loss(&self, critic: &Critic) -> Tensor {

@@ -8,7 +8,7 @@
 //! the run loading it: a missing or mistyped one, or (at [`StateReader::finish`]) one nothing
 //! took, is [`Error::Checkpoint`] naming the entry.
 
-use crate::nn::{self, Module as Stateful};
+use crate::nn::{self, Stateful};
 use crate::optim::Optimizer;
 use crate::report::checkpoint::Entry;
 use crate::report::Checkpoint;
