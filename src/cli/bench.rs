@@ -12,7 +12,7 @@ pub struct Args {
     /// Kernels to run, matched as prefixes of the entry names (all when omitted). The peaks
     /// (`peak_fma`, `peak_copy`) always run first: the percentages are relative to them.
     kernels: Vec<String>,
-    /// Also write one JSON object per result line to FILE.
+    /// Also write one JSON object per result line to FILE [default: the table only].
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Reps per entry, median over them [default: 10 within 4 s, or 3 within 1 s with --quick].

@@ -13,7 +13,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Post-hoc logit adjustment: predict argmax(z − τ·ln π) with this τ (methods.md §4.4), on
-    /// a model trained with any loss.
+    /// a model trained with any loss [default: off, predict as the run's method does].
     #[arg(long, value_name = "TAU")]
     posthoc_tau: Option<f32>,
 }
