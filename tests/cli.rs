@@ -418,8 +418,8 @@ fn set_reaches_nested_keys_and_refuses_unknown_ones() {
     );
 }
 
-/// The bundled set is long-tailed already: unset rho keeps it as it is (the run above), an
-/// explicit rho > 1 is refused with a reason.
+/// The bundled set is long-tailed already: unset rho keeps it as it is (the runs above); a rho
+/// that leaves classes without images says so and what to do.
 #[test]
 fn bundled_with_rho_is_a_clear_error() {
     let o = tailgrad(

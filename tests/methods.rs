@@ -68,7 +68,7 @@ fn model_tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
     let ck = Checkpoint::load(path).unwrap();
     ck.tensors
         .keys()
-        .filter(|k| k.starts_with("model."))
+        .filter(|k| k.starts_with("module.model."))
         .map(|k| (k.clone(), ck.f32(k).unwrap().1.to_vec()))
         .collect()
 }
@@ -94,7 +94,7 @@ fn gcl_runs_both_stages_and_stage_two_alone_matches() {
     assert_eq!(before.len(), after.len());
     let mut head_moved = false;
     for ((name, a), (_, b)) in before.iter().zip(&after) {
-        if name.starts_with("model.fc.") {
+        if name.starts_with("module.model.fc.") {
             head_moved |= a != b;
         } else {
             assert!(a == b, "{name} changed in stage 2");

@@ -17,8 +17,8 @@ pub struct TrainConfig {
     pub dataset: String,
     /// Where the dataset files are (default: the dataset's usual install path).
     pub data_dir: Option<PathBuf>,
-    /// Imbalance ratio n_max / n_min of the training set; 1 keeps it as it is. Unset: 100, and
-    /// the bundled set (already long-tailed) as it is.
+    /// Imbalance ratio n_max / n_min of the training set; 1 keeps it as it is. Unset: 100, but
+    /// the bundled set, long-tailed already, as it is.
     pub rho: Option<f64>,
     /// exp | step
     pub profile: String,
@@ -254,12 +254,6 @@ impl TrainConfig {
         });
         if !(rho >= 1.0 && rho.is_finite()) {
             return bad(&format!("rho must be >= 1, got {rho}"));
-        }
-        if dataset == DatasetKind::Bundled && rho > 1.0 {
-            return bad(&format!(
-                "the bundled set is long-tailed already (1000 … 10 images per class); \
-                 rho = {rho} would cut it again: leave rho unset or 1"
-            ));
         }
         if self.few_below > self.many_above + 1 {
             return bad("few_below must not exceed many_above + 1");

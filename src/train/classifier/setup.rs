@@ -9,11 +9,11 @@ use crate::data::extrapolation::{self, MaskKind, NeighbourMap};
 use crate::data::gpu::{Augment, GpuDataset};
 use crate::data::long_tail::{self, Split};
 use crate::data::sampler::Sampling;
-use crate::data::{self, Dataset};
+use crate::data::{self, Dataset, DatasetKind};
 use crate::nn::{self, Classifier, Mode, Module};
 use crate::optim::Optimizer;
 use crate::train::StateReader;
-use crate::{read_all, Device, Result, Tensor};
+use crate::{read_all, Device, Error, Result, Tensor};
 
 /// Everything a run needs, built from the config.
 pub(super) struct Setup {
@@ -68,6 +68,14 @@ fn load_data(cfg: &TrainConfig, r: &Resolved) -> Result<RunData> {
         } else {
             base
         };
+        let counts = train.class_counts();
+        if r.dataset == DatasetKind::Bundled && counts.contains(&0) {
+            return Err(Error::Config(format!(
+                "rho = {} cuts the bundled set, long-tailed already, to {counts:?} images per \
+                 class: leave rho unset to use it as it is",
+                r.rho
+            )));
+        }
         return Ok(RunData::plain(train, test));
     };
     let map = NeighbourMap::from_file(&x.neighbours)?;
