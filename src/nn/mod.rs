@@ -10,6 +10,7 @@
 mod batch_norm;
 mod classifier;
 mod conv2d;
+mod embedding;
 mod init;
 mod linear;
 mod normed_linear;
@@ -21,6 +22,7 @@ mod small_cnn;
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
 pub use conv2d::Conv2d;
+pub use embedding::Embedding;
 pub use init::{Init, LayerInit};
 pub use linear::Linear;
 pub use normed_linear::NormedLinear;
