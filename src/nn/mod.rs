@@ -1,11 +1,12 @@
 //! Layers and models: small `Stateful` / `Module` traits over the ops (candle/PyTorch-shaped).
 //!
 //! A module is a plain struct of tensors. [`Stateful::state`] lists every tensor under a dotted
-//! name: trainable parameters and buffers (BatchNorm running statistics). That one list is the
-//! parameter list for an optimizer and the state dict for a checkpoint. [`Module`] adds the
-//! one-input `forward`, which takes the [`Mode`] explicitly (no hidden train/eval flag to forget);
-//! a model with another forward signature (a GAN's G(z, y), D(x, y)) implements only `Stateful`
-//! and still gets [`parameters`], [`state_of`], [`load_state`] and [`freeze`].
+//! name: trainable parameters and buffers (BatchNorm running statistics, spectral-norm vectors).
+//! That one list is the parameter list for an optimizer and the state dict for a checkpoint.
+//! [`Module`] adds the one-input `forward`, which takes the [`Mode`] explicitly (no hidden
+//! train/eval flag to forget); a model with another forward signature (a GAN's G(z, y),
+//! D(x, y)) implements only `Stateful` and still gets [`parameters`], [`state_of`],
+//! [`load_state`] and [`freeze`].
 
 mod batch_norm;
 mod classifier;
@@ -18,6 +19,7 @@ mod qr;
 mod relu;
 mod resnet;
 mod small_cnn;
+mod spectral_norm;
 
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
@@ -29,6 +31,7 @@ pub use normed_linear::NormedLinear;
 pub use relu::Relu;
 pub use resnet::{BasicBlock, ResNet};
 pub use small_cnn::SmallCnn;
+pub use spectral_norm::{SnConv2d, SnEmbedding, SnLinear, SpectralNorm, SN_EPS, TORCH_SN_EPS};
 
 use crate::{Error, Result, Tensor};
 
