@@ -31,9 +31,9 @@ impl Embedding {
         Ok(Embedding { weight })
     }
 
-    /// Number of rows (classes).
+    /// Number of rows (classes); 0 for a scalar table, which every label then misses.
     pub fn rows(&self) -> usize {
-        self.weight.shape()[0]
+        self.weight.shape().first().copied().unwrap_or(0)
     }
 
     /// Uploads host labels as a u32 `[B]` tensor after checking each is below [`Self::rows`].
