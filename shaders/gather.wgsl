@@ -1,12 +1,14 @@
 // index_select along the middle axis of [outer, n, inner]: y[o, j, i] = x[o, idx[j], i],
 // and its adjoint index_add: dx[o, r, i] = Σ_{j: idx[j] = r} g[o, j, i], looped in j order so the
-// sum is deterministic without atomics. Out-of-range indices read as 0.
+// sum is deterministic without atomics. Out-of-range indices read as p.oob (0, or NaN for
+// embedding lookups) and get no gradient.
 
 struct Params {
     outer: u32,
     n: u32,       // length of the indexed axis of x
     inner: u32,
     m: u32,       // number of indices
+    oob: f32,     // what an out-of-range index reads
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -22,7 +24,7 @@ fn select_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let j = (t / p.inner) % p.m;
     let o = t / (p.inner * p.m);
     let r = idx[j];
-    dst[t] = select(0.0, src[(o * p.n + min(r, p.n - 1u)) * p.inner + i], r < p.n);
+    dst[t] = select(p.oob, src[(o * p.n + min(r, p.n - 1u)) * p.inner + i], r < p.n);
 }
 
 @compute @workgroup_size(64)

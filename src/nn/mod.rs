@@ -1,15 +1,17 @@
 //! Layers and models: small `Stateful` / `Module` traits over the ops (candle/PyTorch-shaped).
 //!
 //! A module is a plain struct of tensors. [`Stateful::state`] lists every tensor under a dotted
-//! name: trainable parameters and buffers (BatchNorm running statistics). That one list is the
-//! parameter list for an optimizer and the state dict for a checkpoint. [`Module`] adds the
-//! one-input `forward`, which takes the [`Mode`] explicitly (no hidden train/eval flag to forget);
-//! a model with another forward signature (a GAN's G(z, y), D(x, y)) implements only `Stateful`
-//! and still gets [`parameters`], [`state_of`], [`load_state`] and [`freeze`].
+//! name: trainable parameters and buffers (BatchNorm running statistics, spectral-norm vectors).
+//! That one list is the parameter list for an optimizer and the state dict for a checkpoint.
+//! [`Module`] adds the one-input `forward`, which takes the [`Mode`] explicitly (no hidden
+//! train/eval flag to forget); a model with another forward signature (a GAN's G(z, y),
+//! D(x, y)) implements only `Stateful` and still gets [`parameters`], [`state_of`],
+//! [`load_state`] and [`freeze`].
 
 mod batch_norm;
 mod classifier;
 mod conv2d;
+mod embedding;
 mod init;
 mod linear;
 mod normed_linear;
@@ -17,16 +19,19 @@ mod qr;
 mod relu;
 mod resnet;
 mod small_cnn;
+mod spectral_norm;
 
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
 pub use conv2d::Conv2d;
+pub use embedding::Embedding;
 pub use init::{Init, LayerInit};
 pub use linear::Linear;
 pub use normed_linear::NormedLinear;
 pub use relu::Relu;
 pub use resnet::{BasicBlock, ResNet};
 pub use small_cnn::SmallCnn;
+pub use spectral_norm::{SnConv2d, SnEmbedding, SnLinear, SpectralNorm, SN_EPS, TORCH_SN_EPS};
 
 use crate::{Error, Result, Tensor};
 

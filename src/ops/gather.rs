@@ -15,40 +15,54 @@ struct Params {
     n: u32,
     inner: u32,
     m: u32,
+    /// What an out-of-range index reads.
+    oob: f32,
+    _pad: [u32; 3],
 }
 
 impl Tensor {
     /// Picks entries `idx` (a 1-D u32 tensor) along `axis`. Indices past the axis read as 0.
     pub fn index_select(&self, axis: usize, idx: &Tensor) -> Result<Tensor> {
-        self.expect_f32("index_select")?;
-        if idx.dtype() != DType::U32 || idx.rank() != 1 {
-            return Err(Error::Invalid {
-                op: "index_select",
-                msg: format!("indices must be a 1-D u32 tensor, got {idx:?}"),
-            });
-        }
-        if axis >= self.rank() {
-            return Err(Error::Invalid {
-                op: "index_select",
-                msg: format!("axis {axis} out of range for {:?}", self.shape()),
-            });
-        }
-        let s = self.shape();
-        let p = Params {
-            outer: s[..axis].iter().product::<usize>() as u32,
-            n: s[axis] as u32,
-            inner: s[axis + 1..].iter().product::<usize>() as u32,
-            m: idx.numel() as u32,
-        };
-        let mut out_shape = s.to_vec();
-        out_shape[axis] = idx.numel();
-        let y = Tensor::empty(self.device(), "index_select", &out_shape, DType::F32)?;
-        launch(&SELECT, "index_select", &p, self, idx, &y)?;
-        let (idx, in_shape) = (idx.clone(), s.to_vec());
-        Ok(y.with_grad1("index_select", self, move |g| {
-            index_add(g, &idx, axis, &p, &in_shape)
-        }))
+        select(self, axis, idx, 0.0, "index_select")
     }
+
+    /// Rows `idx` of a table (axis 0), where an index past the table reads as NaN: a bad label
+    /// cannot be reported without a readback, so it poisons what it touches instead (and
+    /// `TAILGRAD_DEBUG=sync` names the op). Its gradient skips such indices.
+    pub(crate) fn lookup_rows(&self, idx: &Tensor, op: &'static str) -> Result<Tensor> {
+        select(self, 0, idx, f32::NAN, op)
+    }
+}
+
+fn select(x: &Tensor, axis: usize, idx: &Tensor, oob: f32, op: &'static str) -> Result<Tensor> {
+    x.expect_f32(op)?;
+    if idx.dtype() != DType::U32 || idx.rank() != 1 {
+        return Err(Error::Invalid {
+            op,
+            msg: format!("indices must be a 1-D u32 tensor, got {idx:?}"),
+        });
+    }
+    if axis >= x.rank() {
+        return Err(Error::Invalid {
+            op,
+            msg: format!("axis {axis} out of range for {:?}", x.shape()),
+        });
+    }
+    let s = x.shape();
+    let p = Params {
+        outer: s[..axis].iter().product::<usize>() as u32,
+        n: s[axis] as u32,
+        inner: s[axis + 1..].iter().product::<usize>() as u32,
+        m: idx.numel() as u32,
+        oob,
+        _pad: [0; 3],
+    };
+    let mut out_shape = s.to_vec();
+    out_shape[axis] = idx.numel();
+    let y = Tensor::empty(x.device(), op, &out_shape, DType::F32)?;
+    launch(&SELECT, op, &p, x, idx, &y)?;
+    let (idx, in_shape) = (idx.clone(), s.to_vec());
+    Ok(y.with_grad1(op, x, move |g| index_add(g, &idx, axis, &p, &in_shape)))
 }
 
 /// dx = Σ_j g[.., j, ..] into row idx[j] of zeros(in_shape). Each invocation loops over the
