@@ -9,6 +9,7 @@
 
 mod batch_norm;
 mod classifier;
+mod cond_batch_norm;
 mod conv2d;
 mod init;
 mod linear;
@@ -20,6 +21,7 @@ mod small_cnn;
 
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
+pub use cond_batch_norm::CondBatchNorm2d;
 pub use conv2d::Conv2d;
 pub use init::{Init, LayerInit};
 pub use linear::Linear;
