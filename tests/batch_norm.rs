@@ -6,8 +6,21 @@
 mod common;
 use common::bn::{batch_stats, CondRef, COND_EPS};
 use common::*;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tailgrad::ops::batch_norm::{batch_norm2d_ex, cond_batch_norm2d_ex, BnVariant};
 use tailgrad::{BatchNorm, BnMode, CondBatchNorm, Error, Tensor};
+
+/// The tests share one device: the one that counts its dispatches holds this exclusively, the
+/// others share it, so no other test records dispatches while it counts.
+static DEVICE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    DEVICE.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    DEVICE.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 const VARIANTS: [BnVariant; 2] = [BnVariant::Lanes, BnVariant::Tree];
 const EPS: f64 = 1e-5;
@@ -175,6 +188,7 @@ const SHAPES: &[&[usize]] = &[
 
 #[test]
 fn forward_matches_reference() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(401);
     for (si, &shape) in SHAPES.iter().enumerate() {
@@ -206,6 +220,7 @@ fn forward_matches_reference() {
 /// by the f64 recurrence; eval and batch-stats steps leave them alone.
 #[test]
 fn running_stats_after_two_steps() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(402);
     for &shape in &[
@@ -263,6 +278,7 @@ fn running_stats_after_two_steps() {
 /// Every mode, with and without affine and ReLU, both variants, on [B, C, H, W] and [B, C].
 #[test]
 fn gradients_match_finite_differences() {
+    let _device = shared();
     let mut rng = Rng::new(403);
     for &shape in &[&[3, 2, 3, 5][..], &[5, 3], &[2, 1, 4, 3]] {
         let dm = dims(shape);
@@ -310,6 +326,7 @@ fn gradients_match_finite_differences() {
 /// largest shape, B·H·W past 65 535 per channel, and a single plane past the loop budget.
 #[test]
 fn large_backward_matches_closed_form() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(404);
     let cases: &[(&[usize], BnMode, bool)] = &[
@@ -370,6 +387,7 @@ fn large_backward_matches_closed_form() {
 /// A training forward and backward records 3 + 3 dispatches and never submits (no readback).
 #[test]
 fn training_step_stays_on_the_gpu() {
+    let _device = exclusive();
     let d = dev();
     let mut rng = Rng::new(405);
     let shape = [16, 16, 32, 32];
@@ -392,6 +410,7 @@ fn training_step_stays_on_the_gpu() {
 
 #[test]
 fn bad_arguments_are_errors() {
+    let _device = shared();
     let d = dev();
     let x = Tensor::zeros(&d, &[2, 3, 4, 4]).unwrap();
     let c3 = Tensor::full(&d, &[3], 1.0).unwrap();
@@ -493,6 +512,7 @@ const COND_SHAPES: &[&[usize]] = &[
 /// of x̂ (|x̂| ≤ ~8 here, |gain·x̂| ≤ 16, so 1e-4 absolute still holds).
 #[test]
 fn cond_forward_matches_reference() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(406);
     for (si, &shape) in COND_SHAPES.iter().enumerate() {
@@ -518,6 +538,7 @@ fn cond_forward_matches_reference() {
 /// bit (scale invstd·1 and shift +0 are exact).
 #[test]
 fn cond_with_unit_gain_is_plain_batch_norm() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(407);
     for &shape in &[&[3, 5, 7, 3][..], &[16, 16, 32, 32]] {
@@ -550,6 +571,7 @@ fn cond_with_unit_gain_is_plain_batch_norm() {
 /// f64 differences with h = 1e-6.
 #[test]
 fn cond_gradients_match_finite_differences() {
+    let _device = shared();
     let mut rng = Rng::new(408);
     for &shape in &[&[3, 2, 3, 5][..], &[5, 3], &[2, 1, 4, 3], &[2, 3, 1, 1]] {
         let dm = dims(shape);
@@ -581,6 +603,7 @@ fn cond_gradients_match_finite_differences() {
 /// loop budget on both paths (their dgain and dbias are sums over 2–4 M values).
 #[test]
 fn cond_large_backward_matches_closed_form() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(409);
     let cases: &[(&[usize], bool)] = &[
@@ -626,6 +649,7 @@ fn cond_large_backward_matches_closed_form() {
 
 #[test]
 fn cond_bad_arguments_are_errors() {
+    let _device = shared();
     let d = dev();
     let x = Tensor::zeros(&d, &[2, 3, 4, 4]).unwrap();
     let ok = Tensor::ones(&d, &[2, 3]).unwrap();
