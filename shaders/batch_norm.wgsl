@@ -3,6 +3,11 @@
 // per-channel affine) → `normalize`. Backward: `reduce` with GRAD → `grad_finalize` → `grad_x`.
 // All sums run in a fixed order (no atomics): results are bit-identical run to run.
 //
+// Conditional BN (SAMPLE): a per-sample gain and bias [B, C], one value per plane, replace gamma
+// and beta (batch statistics only). The backward reduction then also writes per-plane partials
+// (flag bit 3) that `grad_sample` turns into the gain and bias gradients, and its per-channel
+// sums are those of dx̂ = g'·gain, which is all `grad_finalize` needs for dx.
+//
 // Data is addressed in "units": single elements, or texels of 4 elements on the texture path
 // (planes a multiple of 4 long, read through `TEX_W`-wide read-only storage textures).
 
@@ -19,7 +24,7 @@ struct Params {
     parts: u32,      // partial sums per channel
     items: u32,      // units per invocation in normalize / grad_x
     mode: u32,       // 0 train, 1 eval, 2 batch statistics
-    flags: u32,      // bit 0 relu, bit 1 gamma given, bit 2 beta given
+    flags: u32,      // bit 0 relu, bit 1 gamma given, bit 2 beta given, bit 3 per-plane partials
     count: f32,      // B·H·W, the elements per channel
     eps: f32,
     momentum: f32,
@@ -35,6 +40,8 @@ const TEX_W: u32 = 1024u;
 // (Σd, Σd²), d = x − x[b=0, c, 0].
 override TREE: bool = false;
 override GRAD: bool = false;
+// Per-sample gain and bias (conditional BN); a pipeline constant so plain BN's code is unchanged.
+override SAMPLE: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -50,6 +57,13 @@ fn affine4(x: vec4<f32>, st: vec4<f32>) -> vec4<f32> {
 
 fn relu_on() -> bool {
     return (p.flags & 1u) != 0u;
+}
+
+// A plane's statistics under a per-sample gain and bias: scale invstd·gain (gamma is absent, so
+// st.z is invstd), shift bias. The forward and both backward passes build them the same way, so
+// the ReLU mask the backward recomputes is exactly the forward's.
+fn sample_stats(st: vec4<f32>, gain: f32, bias: f32) -> vec4<f32> {
+    return vec4<f32>(st.x, st.y, st.z * gain, bias);
 }
 
 // g masked by the fused ReLU's output.
@@ -76,6 +90,7 @@ struct Slice {
     i0: u32,         // first unit of this lane within a plane
     i_end: u32,
     i_step: u32,
+    pl: u32,         // this lane's partial within a plane's per-plane partials (segment, lane)
 }
 
 fn slice_of(w: u32, lane: u32) -> Slice {
@@ -89,7 +104,7 @@ fn slice_of(w: u32, lane: u32) -> Slice {
     let lb = lane >> p.li_log2;
     let s0 = h * p.sseg;
     return Slice(c, gh, g * p.bseg + lb, min(p.b, (g + 1u) * p.bseg), 64u >> p.li_log2,
-                 s0 + li, min(p.s, s0 + p.sseg), li_n);
+                 s0 + li, min(p.s, s0 + p.sseg), li_n, (h << p.li_log2) + li);
 }
 
 var<workgroup> tree: array<vec2<f32>, 64>;
@@ -115,9 +130,36 @@ fn store_partial(a: vec2<f32>, sl: Slice, lane: u32) {
     }
 }
 
+// Per-plane partials follow the C·parts per-channel ones: hs·2^li_log2 per plane, one per
+// (segment, lane along the plane), each written by exactly one lane.
+fn plane_partials() -> u32 {
+    return p.hs << p.li_log2;
+}
+
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read> fstats: array<vec4<f32>>;
+// Per-sample gain and bias [B, C] of the reductions and grad_x (stand-ins without SAMPLE).
+@group(0) @binding(5) var<storage, read> sgain: array<f32>;
+@group(0) @binding(6) var<storage, read> sbias: array<f32>;
+
+// A plane's statistics: the channel's, or with SAMPLE the plane's own gain and bias.
+fn plane_stats(st: vec4<f32>, plane: u32) -> vec4<f32> {
+    if (SAMPLE) {
+        return sample_stats(st, sgain[plane], sbias[plane]);
+    }
+    return st;
+}
+
+// Ends a plane of a SAMPLE backward reduction: stores its sums (Σg', Σg'·(x − mean)) as a
+// per-plane partial when the gain/bias gradients are wanted, and returns them times the gain,
+// the plane's share of the channel sums of dx̂ = g'·gain.
+fn plane_done(s: vec2<f32>, plane: u32, sl: Slice) -> vec2<f32> {
+    if ((p.flags & 8u) != 0u) {
+        part[p.c * p.parts + plane * plane_partials() + sl.pl] = s;
+    }
+    return s * sgain[plane];
+}
 
 @compute @workgroup_size(64)
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -132,16 +174,27 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let shift = x[sl.c * p.s];
     var a = vec2<f32>(0.0);
     for (var b = sl.b0; b < sl.b_end; b += sl.b_step) {
-        let base = (b * p.c + sl.c) * p.s;
+        let plane = b * p.c + sl.c;
+        let base = plane * p.s;
+        let sp = plane_stats(st, plane);
+        var ap = vec2<f32>(0.0);
         for (var i = sl.i0; i < sl.i_end; i += sl.i_step) {
             let xv = x[base + i];
             if (GRAD) {
-                let gv = masked(g[base + i], xv, st);
-                a += vec2<f32>(gv, gv * (xv - st.x));
+                let gv = masked(g[base + i], xv, sp);
+                let t = vec2<f32>(gv, gv * (xv - st.x));
+                if (SAMPLE) {
+                    ap += t;
+                } else {
+                    a += t;
+                }
             } else {
                 let d = xv - shift;
                 a += vec2<f32>(d, d * d);
             }
+        }
+        if (SAMPLE) {
+            a += plane_done(ap, plane, sl);
         }
     }
     store_partial(a, sl, lane);
@@ -163,12 +216,15 @@ fn reduce_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let shift = textureLoad(tx, tex_coord(sl.c * p.s)).x;
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
+    var ac = vec2<f32>(0.0); // SAMPLE: the channel sums, gathered plane by plane
     for (var b = sl.b0; b < sl.b_end; b += sl.b_step) {
-        let base = (b * p.c + sl.c) * p.s;
+        let plane = b * p.c + sl.c;
+        let base = plane * p.s;
+        let sp = plane_stats(st, plane);
         for (var i = sl.i0; i < sl.i_end; i += sl.i_step) {
             let xv = textureLoad(tx, tex_coord(base + i));
             if (GRAD) {
-                let gv = masked4(textureLoad(tg, tex_coord(base + i)), xv, st);
+                let gv = masked4(textureLoad(tg, tex_coord(base + i)), xv, sp);
                 a1 += gv;
                 a2 += gv * (xv - st.x);
             } else {
@@ -177,8 +233,16 @@ fn reduce_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
                 a2 += d * d;
             }
         }
+        if (SAMPLE) {
+            ac += plane_done(vec2<f32>(dot(a1, vec4<f32>(1.0)), dot(a2, vec4<f32>(1.0))), plane, sl);
+            a1 = vec4<f32>(0.0);
+            a2 = vec4<f32>(0.0);
+        }
     }
-    let s = vec2<f32>(dot(a1, vec4<f32>(1.0)), dot(a2, vec4<f32>(1.0)));
+    var s = vec2<f32>(dot(a1, vec4<f32>(1.0)), dot(a2, vec4<f32>(1.0)));
+    if (SAMPLE) {
+        s = ac;
+    }
     store_partial(s, sl, lane);
 }
 
@@ -263,6 +327,26 @@ fn grad_finalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     coef[c] = vec4<f32>(k, bc, dc, 0.0);
 }
 
+// Conditional BN's gain and bias gradients, one invocation per plane (n, c), from its per-plane
+// partials in order: dbias = Σg', dgain = Σg'·x̂ = invstd·Σg'·(x − mean). A plane has at most
+// 64·hs partials (hs ≤ 65 within a 128 MiB binding), far inside the loop budget.
+@group(0) @binding(3) var<storage, read_write> dgain: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dbias: array<f32>;
+
+@compute @workgroup_size(64)
+fn grad_sample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = flat(gid, nwg);
+    if (plane >= p.b * p.c) { return; }
+    let n = plane_partials();
+    let first = p.c * p.parts + plane * n;
+    var s = vec2<f32>(0.0);
+    for (var j = 0u; j < n; j++) {
+        s += gpart[first + j];
+    }
+    dgain[plane] = s.y * fstats_in[plane % p.c].y;
+    dbias[plane] = s.x;
+}
+
 // ---- normalize and grad_x: one invocation per run of `items` units of a plane ------------------
 
 struct Run {
@@ -282,12 +366,23 @@ fn run_of(t: u32) -> Run {
 @group(0) @binding(2) var<storage, read> nstats: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y4: array<vec4<f32>>;
+// normalize's gain and bias: WGSL binds by number, so they follow its own three bindings.
+@group(0) @binding(4) var<storage, read> ngain: array<f32>;
+@group(0) @binding(5) var<storage, read> nbias: array<f32>;
+
+fn normalize_stats(plane: u32) -> vec4<f32> {
+    let st = nstats[plane % p.c];
+    if (SAMPLE) {
+        return sample_stats(st, ngain[plane], nbias[plane]);
+    }
+    return st;
+}
 
 @compute @workgroup_size(64)
 fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let r = run_of(flat(gid, nwg));
     if (!r.ok) { return; }
-    let st = nstats[r.plane % p.c];
+    let st = normalize_stats(r.plane);
     for (var i = r.first; i < r.end; i++) {
         let v = affine(x[r.plane * p.s + i], st);
         y[r.plane * p.s + i] = select(v, max(v, 0.0), relu_on());
@@ -298,7 +393,7 @@ fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 fn normalize_tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let r = run_of(flat(gid, nwg));
     if (!r.ok) { return; }
-    let st = nstats[r.plane % p.c];
+    let st = normalize_stats(r.plane);
     for (var i = r.first; i < r.end; i++) {
         let u = r.plane * p.s + i;
         let v = affine4(textureLoad(tx, tex_coord(u)), st);
@@ -307,15 +402,25 @@ fn normalize_tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 }
 
 @group(0) @binding(4) var<storage, read> gcoef: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx4: array<vec4<f32>>;
+
+// The coefficients of dx for a plane: with SAMPLE, g' is scaled by the plane's gain (dx̂ = g'·gain)
+// before the channel's k = invstd.
+fn plane_coef(plane: u32) -> vec4<f32> {
+    let k = gcoef[plane % p.c];
+    if (SAMPLE) {
+        return vec4<f32>(k.x * sgain[plane], k.yzw);
+    }
+    return k;
+}
 
 @compute @workgroup_size(64)
 fn grad_x(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let r = run_of(flat(gid, nwg));
     if (!r.ok) { return; }
-    let st = fstats[r.plane % p.c];
-    let k = gcoef[r.plane % p.c];
+    let st = plane_stats(fstats[r.plane % p.c], r.plane);
+    let k = plane_coef(r.plane);
     for (var i = r.first; i < r.end; i++) {
         let u = r.plane * p.s + i;
         let xv = x[u];
@@ -327,8 +432,8 @@ fn grad_x(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 fn grad_x_tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let r = run_of(flat(gid, nwg));
     if (!r.ok) { return; }
-    let st = fstats[r.plane % p.c];
-    let k = gcoef[r.plane % p.c];
+    let st = plane_stats(fstats[r.plane % p.c], r.plane);
+    let k = plane_coef(r.plane);
     for (var i = r.first; i < r.end; i++) {
         let u = r.plane * p.s + i;
         let xv = textureLoad(tx, tex_coord(u));

@@ -26,7 +26,7 @@ pub mod train;
 pub use autograd::{grad_enabled, no_grad};
 pub use error::{EntryProblem, Error, Result};
 pub use ops::adjusted_ce::{adjusted_ce_unfused, AdjustedCe, Cloud, Focal};
-pub use ops::batch_norm::{BatchNorm, BnMode};
+pub use ops::batch_norm::{BatchNorm, BnMode, CondBatchNorm};
 pub use ops::rng::Generator;
 pub use runtime::Device;
 pub use tensor::{read_all, DType, Tensor};

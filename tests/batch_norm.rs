@@ -1,10 +1,26 @@
 //! batch_norm2d against an f64 reference in every mode, with and without affine and fused ReLU,
 //! in both reduction variants; running statistics after two steps; gradients by finite
 //! differences (small shapes) and against the f64 closed form (shapes past the loop budget).
+//! The same for cond_batch_norm2d (per-sample gain and bias); which of its backward passes run
+//! is tested with the layer in tests/cond_batch_norm.rs.
 mod common;
+use common::bn::{batch_stats, CondRef, COND_EPS};
 use common::*;
-use tailgrad::ops::batch_norm::{batch_norm2d_ex, BnVariant};
-use tailgrad::{BatchNorm, BnMode, Error, Tensor};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tailgrad::ops::batch_norm::{batch_norm2d_ex, cond_batch_norm2d_ex, BnVariant};
+use tailgrad::{BatchNorm, BnMode, CondBatchNorm, Error, Tensor};
+
+/// The tests share one device: the one that counts its dispatches holds this exclusively, the
+/// others share it, so no other test records dispatches while it counts.
+static DEVICE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    DEVICE.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    DEVICE.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 const VARIANTS: [BnVariant; 2] = [BnVariant::Lanes, BnVariant::Tree];
 const EPS: f64 = 1e-5;
@@ -12,19 +28,6 @@ const EPS: f64 = 1e-5;
 /// [B, C, H·W] of an NCHW or [B, C] shape.
 fn dims(shape: &[usize]) -> [usize; 3] {
     [shape[0], shape[1], shape[2..].iter().product()]
-}
-
-/// Per-channel mean and biased variance, in f64.
-fn batch_stats(x: &[f64], [b, c, hw]: [usize; 3]) -> (Vec<f64>, Vec<f64>) {
-    let n = (b * hw) as f64;
-    let vals = |ch: usize| (0..b).flat_map(move |bi| (0..hw).map(move |i| (bi * c + ch) * hw + i));
-    let mean: Vec<f64> = (0..c)
-        .map(|ch| vals(ch).map(|i| x[i]).sum::<f64>() / n)
-        .collect();
-    let var = (0..c)
-        .map(|ch| vals(ch).map(|i| (x[i] - mean[ch]).powi(2)).sum::<f64>() / n)
-        .collect();
-    (mean, var)
 }
 
 /// Everything a reference call needs besides x.
@@ -185,6 +188,7 @@ const SHAPES: &[&[usize]] = &[
 
 #[test]
 fn forward_matches_reference() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(401);
     for (si, &shape) in SHAPES.iter().enumerate() {
@@ -216,6 +220,7 @@ fn forward_matches_reference() {
 /// by the f64 recurrence; eval and batch-stats steps leave them alone.
 #[test]
 fn running_stats_after_two_steps() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(402);
     for &shape in &[
@@ -273,6 +278,7 @@ fn running_stats_after_two_steps() {
 /// Every mode, with and without affine and ReLU, both variants, on [B, C, H, W] and [B, C].
 #[test]
 fn gradients_match_finite_differences() {
+    let _device = shared();
     let mut rng = Rng::new(403);
     for &shape in &[&[3, 2, 3, 5][..], &[5, 3], &[2, 1, 4, 3]] {
         let dm = dims(shape);
@@ -320,6 +326,7 @@ fn gradients_match_finite_differences() {
 /// largest shape, B·H·W past 65 535 per channel, and a single plane past the loop budget.
 #[test]
 fn large_backward_matches_closed_form() {
+    let _device = shared();
     let d = dev();
     let mut rng = Rng::new(404);
     let cases: &[(&[usize], BnMode, bool)] = &[
@@ -380,6 +387,7 @@ fn large_backward_matches_closed_form() {
 /// A training forward and backward records 3 + 3 dispatches and never submits (no readback).
 #[test]
 fn training_step_stays_on_the_gpu() {
+    let _device = exclusive();
     let d = dev();
     let mut rng = Rng::new(405);
     let shape = [16, 16, 32, 32];
@@ -402,6 +410,7 @@ fn training_step_stays_on_the_gpu() {
 
 #[test]
 fn bad_arguments_are_errors() {
+    let _device = shared();
     let d = dev();
     let x = Tensor::zeros(&d, &[2, 3, 4, 4]).unwrap();
     let c3 = Tensor::full(&d, &[3], 1.0).unwrap();
@@ -467,6 +476,221 @@ fn bad_arguments_are_errors() {
     let u = Tensor::from_u32(&d, &[0; 6], &[2, 3]).unwrap();
     assert!(matches!(
         u.batch_norm2d(&bn(None, None, None, BnMode::BatchStats)),
+        Err(Error::Invalid { .. })
+    ));
+}
+
+// ---- Conditional BN: batch statistics, per-sample gain and bias [B, C] ----------------------
+
+fn cond_bn<'a>(gain: &'a Tensor, bias: &'a Tensor, relu: bool) -> CondBatchNorm<'a> {
+    CondBatchNorm {
+        gain,
+        bias,
+        eps: COND_EPS as f32,
+        relu,
+    }
+}
+
+/// Shapes: N = 2 with C = 1 and H·W = 1, primes, [B, C], odd planes (buffer path), planes a
+/// multiple of 4 past 64 K elements (texture path on lavapipe), B·H·W past 65 535 per channel on
+/// both paths, and single planes so long that a lane's share is split into segments (loop budget).
+const COND_SHAPES: &[&[usize]] = &[
+    &[2, 1, 1, 1],
+    &[3, 5, 7, 3],
+    &[4, 7],
+    &[5, 3, 1, 1],
+    &[8, 16, 8, 8],
+    &[16, 16, 32, 32],
+    &[128, 3, 23, 23],
+    &[64, 2, 32, 34],
+    &[1, 1, 2001, 2001],
+    &[1, 1, 1448, 1448],
+];
+
+/// Forward against the f64 reference, with and without ReLU, in both reduction variants. The
+/// statistics are plain BN's (FWD_TOL gives the reasoning); |gain| ≤ 2 at most doubles the error
+/// of x̂ (|x̂| ≤ ~8 here, |gain·x̂| ≤ 16, so 1e-4 absolute still holds).
+#[test]
+fn cond_forward_matches_reference() {
+    let _device = shared();
+    let d = dev();
+    let mut rng = Rng::new(406);
+    for (si, &shape) in COND_SHAPES.iter().enumerate() {
+        let dm = dims(shape);
+        let offset = if si % 2 == 1 { 50.0 } else { 0.0 };
+        let x = as_f32(&rng.vec(shape.iter().product(), offset - 1.0, offset + 1.0));
+        let xt = upload(&d, &x, shape);
+        for relu in [false, true] {
+            let s = CondRef::random(&mut rng, dm[0], dm[1], relu);
+            let (gain, bias) = (upload(&d, &s.gain, &dm[..2]), upload(&d, &s.bias, &dm[..2]));
+            let want = s.forward(&x, dm, &s.gain, &s.bias);
+            for variant in VARIANTS {
+                let y = cond_batch_norm2d_ex(&xt, &cond_bn(&gain, &bias, relu), variant).unwrap();
+                assert_eq!(y.shape(), shape);
+                let what = format!("cond {shape:?} {variant:?} relu={relu}");
+                assert_close(&what, &y.to_vec().unwrap(), &want, FWD_TOL);
+            }
+        }
+    }
+}
+
+/// With gain 1 and bias 0 the conditional forward is batch-statistics BN without affine, bit for
+/// bit (scale invstd·1 and shift +0 are exact).
+#[test]
+fn cond_with_unit_gain_is_plain_batch_norm() {
+    let _device = shared();
+    let d = dev();
+    let mut rng = Rng::new(407);
+    for &shape in &[&[3, 5, 7, 3][..], &[16, 16, 32, 32]] {
+        let dm = dims(shape);
+        let x = upload(&d, &rng.vec(shape.iter().product(), -2.0, 2.0), shape);
+        let (ones, zeros) = (
+            Tensor::ones(&d, &dm[..2]).unwrap(),
+            Tensor::zeros(&d, &dm[..2]).unwrap(),
+        );
+        for relu in [false, true] {
+            let plain = x
+                .batch_norm2d(&BatchNorm {
+                    gamma: None,
+                    beta: None,
+                    running_mean: None,
+                    running_var: None,
+                    mode: BnMode::BatchStats,
+                    eps: COND_EPS as f32,
+                    relu,
+                })
+                .unwrap();
+            let cond = x.cond_batch_norm2d(&cond_bn(&ones, &zeros, relu)).unwrap();
+            assert_eq!(cond.to_vec().unwrap(), plain.to_vec().unwrap(), "{shape:?}");
+        }
+    }
+}
+
+/// x, gain and bias by central differences mid-graph (gradcheck's loss 2.5·Σ c ⊙ y), with and
+/// without ReLU, both variants. The tolerance is plain BN's: f32 sums over ≤ 45 values against
+/// f64 differences with h = 1e-6.
+#[test]
+fn cond_gradients_match_finite_differences() {
+    let _device = shared();
+    let mut rng = Rng::new(408);
+    for &shape in &[&[3, 2, 3, 5][..], &[5, 3], &[2, 1, 4, 3], &[2, 3, 1, 1]] {
+        let dm = dims(shape);
+        for relu in [false, true] {
+            for variant in VARIANTS {
+                let s = CondRef::random(&mut rng, dm[0], dm[1], relu);
+                let inputs = vec![
+                    (rng.vec(shape.iter().product(), -2.0, 2.0), shape.to_vec()),
+                    (s.gain.clone(), dm[..2].to_vec()),
+                    (s.bias.clone(), dm[..2].to_vec()),
+                ];
+                let gpu = |t: &[Tensor]| {
+                    cond_batch_norm2d_ex(&t[0], &cond_bn(&t[1], &t[2], relu), variant)
+                };
+                let cpu = |v: &[Vec<f64>]| s.forward(&v[0], dm, &v[1], &v[2]);
+                let what = format!("cond {shape:?} {variant:?} relu={relu}");
+                let tol = Tol {
+                    rel: 1e-3,
+                    abs: 1e-4,
+                };
+                gradcheck(&what, &inputs, &gpu, &cpu, tol);
+            }
+        }
+    }
+}
+
+/// Backward against the f64 closed form where finite differences are out of reach: SNGAN's
+/// generator shape [64, 256, 32, 32], B·H·W past 65 535 per channel, and single planes past the
+/// loop budget on both paths (their dgain and dbias are sums over 2–4 M values).
+#[test]
+fn cond_large_backward_matches_closed_form() {
+    let _device = shared();
+    let d = dev();
+    let mut rng = Rng::new(409);
+    let cases: &[(&[usize], bool)] = &[
+        (&[64, 256, 32, 32], true),
+        (&[128, 3, 23, 23], false),
+        (&[64, 2, 32, 34], true),
+        (&[1, 1, 2001, 2001], false),
+        (&[1, 1, 1448, 1448], true),
+    ];
+    for &(shape, relu) in cases {
+        let dm = dims(shape);
+        let s = CondRef::random(&mut rng, dm[0], dm[1], relu);
+        let x = as_f32(&rng.vec(shape.iter().product(), -1.0, 1.0));
+        let g = as_f32(&rng.vec(x.len(), -1.0, 1.0));
+        let (dx, dgain, dbias) = s.backward(&x, &g, dm);
+        let gt = upload(&d, &g, shape);
+        for variant in VARIANTS {
+            let xt = upload(&d, &x, shape).into_param();
+            let gain = upload(&d, &s.gain, &dm[..2]).into_param();
+            let bias = upload(&d, &s.bias, &dm[..2]).into_param();
+            let y = cond_batch_norm2d_ex(&xt, &cond_bn(&gain, &bias, relu), variant).unwrap();
+            y.backward_with(&gt).unwrap();
+            let what = format!("{shape:?} {variant:?} relu={relu}");
+            // dx: invstd·gain·g' (≤ ~3.5·2) plus terms of order 1/sqrt(n) carrying the sums'
+            // error, as plain BN's dx.
+            let dx_tol = Tol {
+                rel: 1e-5,
+                abs: 2e-4,
+            };
+            let got = |t: &Tensor| t.grad().unwrap().to_vec().unwrap();
+            assert_close(&format!("dx {what}"), &got(&xt), &dx, dx_tol);
+            // Per-plane sums of H·W terms of size ≤ ~3: partials of ≤ 16 384 terms err by
+            // ~sqrt(16 384)·2^-24 of their size, and ~sqrt(H·W) of them add up.
+            let sum_tol = Tol {
+                rel: 1e-5,
+                abs: 4.0 * 128.0 * 6e-8 * 3.0 * (dm[2] as f64).sqrt(),
+            };
+            assert_close(&format!("dgain {what}"), &got(&gain), &dgain, sum_tol);
+            assert_close(&format!("dbias {what}"), &got(&bias), &dbias, sum_tol);
+        }
+    }
+}
+
+#[test]
+fn cond_bad_arguments_are_errors() {
+    let _device = shared();
+    let d = dev();
+    let x = Tensor::zeros(&d, &[2, 3, 4, 4]).unwrap();
+    let ok = Tensor::ones(&d, &[2, 3]).unwrap();
+    for bad in [&[3, 3][..], &[2, 4], &[6], &[2, 3, 1, 1]] {
+        let t = Tensor::ones(&d, bad).unwrap();
+        for (gain, bias) in [(&t, &ok), (&ok, &t)] {
+            let e = x
+                .cond_batch_norm2d(&cond_bn(gain, bias, false))
+                .unwrap_err();
+            assert!(matches!(e, Error::Shape { .. }), "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("cond_batch_norm2d")
+                    && msg.contains("[2, 3, 4, 4]")
+                    && msg.contains(&format!("{bad:?}")),
+                "{msg}"
+            );
+        }
+    }
+    let u = Tensor::from_u32(&d, &[0; 6], &[2, 3]).unwrap();
+    let rank3 = Tensor::zeros(&d, &[2, 3, 4]).unwrap();
+    let cases = [
+        (&x, cond_bn(&u, &ok, false)),
+        (&x, cond_bn(&ok, &u, false)),
+        (&rank3, cond_bn(&ok, &ok, false)),
+        (
+            &x,
+            CondBatchNorm {
+                eps: -1.0,
+                ..cond_bn(&ok, &ok, false)
+            },
+        ),
+    ];
+    for (input, cbn) in cases {
+        let e = input.cond_batch_norm2d(&cbn).unwrap_err();
+        assert!(matches!(e, Error::Invalid { .. }), "{e}");
+        assert!(e.to_string().contains("cond_batch_norm2d"), "{e}");
+    }
+    let ux = Tensor::from_u32(&d, &[0; 6], &[2, 3]).unwrap();
+    assert!(matches!(
+        ux.cond_batch_norm2d(&cond_bn(&ok, &ok, false)),
         Err(Error::Invalid { .. })
     ));
 }

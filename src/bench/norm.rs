@@ -1,15 +1,17 @@
 //! Normalisation and pooling entries at ResNet-32 shapes (batch 128 on CIFAR): batch norm in
-//! training (forward + backward), the option-A shortcut and the global average pool.
+//! training (forward + backward), the option-A shortcut and the global average pool; and
+//! conditional batch norm at the SNGAN generator's last block (batch 64, 256×32×32).
 
 use super::{input, Bench};
-use crate::ops::batch_norm::{batch_norm2d_ex, BnVariant};
-use crate::{BatchNorm, BnMode, Device, Tensor};
+use crate::ops::batch_norm::{batch_norm2d_ex, cond_batch_norm2d_ex, BnVariant};
+use crate::{BatchNorm, BnMode, CondBatchNorm, Device, Tensor};
 
 pub(super) fn entries(r: &mut Vec<Bench>, _dev: &Device, quick: bool) {
     let b = if quick { 16 } else { 128 };
     batch_norm2d(r, b);
     shortcut_a(r, b);
     global_avg_pool(r, b);
+    cond_batch_norm2d(r, if quick { 16 } else { 64 });
 }
 
 /// Training-mode BN with affine and fused ReLU, forward and backward (dx, dgamma, dbeta) at the
@@ -97,4 +99,43 @@ fn global_avg_pool(r: &mut Vec<Bench>, b: usize) {
             Ok(Box::new(move || x.global_avg_pool().map(drop)))
         },
     ));
+}
+
+/// Conditional BN with fused ReLU, forward and backward (dx, dgain, dbias) at the last GenBlock's
+/// 256×32×32, in each reduction variant. Bytes and FLOPs as batch_norm2d's (the per-sample gain
+/// and bias are read once per plane).
+fn cond_batch_norm2d(r: &mut Vec<Bench>, b: usize) {
+    let shape = [b, 256, 32, 32];
+    let n: usize = shape.iter().product();
+    for (variant, name) in [
+        (BnVariant::Auto, "auto"),
+        (BnVariant::Lanes, "lanes"),
+        (BnVariant::Tree, "tree"),
+    ] {
+        r.push(Bench::memory(
+            "cond_batch_norm2d",
+            format!("{b}x256x32x32"),
+            name,
+            23.0 * n as f64,
+            16.0 * n as f64,
+            move |dev| {
+                let x = input(dev, &shape, 46)?.into_param();
+                let g = input(dev, &shape, 47)?;
+                let gain = input(dev, &[b, 256], 48)?.add_scalar(1.0)?.into_param();
+                let bias = input(dev, &[b, 256], 49)?.into_param();
+                Ok(Box::new(move || {
+                    for t in [&x, &gain, &bias] {
+                        t.zero_grad();
+                    }
+                    let cbn = CondBatchNorm {
+                        gain: &gain,
+                        bias: &bias,
+                        eps: 1e-4,
+                        relu: true,
+                    };
+                    cond_batch_norm2d_ex(&x, &cbn, variant)?.backward_with(&g)
+                }))
+            },
+        ));
+    }
 }

@@ -10,6 +10,7 @@
 
 mod batch_norm;
 mod classifier;
+mod cond_batch_norm;
 mod conv2d;
 mod embedding;
 mod init;
@@ -23,6 +24,7 @@ mod spectral_norm;
 
 pub use batch_norm::BatchNorm2d;
 pub use classifier::{Arch, Classifier, Head, HeadKind};
+pub use cond_batch_norm::CondBatchNorm2d;
 pub use conv2d::Conv2d;
 pub use embedding::Embedding;
 pub use init::{Init, LayerInit};

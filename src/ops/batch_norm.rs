@@ -4,6 +4,11 @@
 //! split into chunks that respect the loop budget and summed again by the per-channel pass, in a
 //! fixed order. On software adapters x and g are read through textures when planes are a
 //! multiple of 4 long. Running statistics are updated in place on the GPU.
+//!
+//! The same passes run conditional BN ([`Tensor::cond_batch_norm2d`]): batch statistics with a
+//! per-sample gain and bias [B, C] in place of gamma and beta. Its backward reduction also keeps
+//! per-plane sums, from which one more pass forms the gain and bias gradients when they are
+//! needed.
 
 use super::{items_per_invocation, stage_texture, texture_rows};
 use crate::runtime::{grid_1d, DeviceClass, Kernel, Res, WG};
@@ -11,16 +16,18 @@ use crate::tensor::DType;
 use crate::{kernel, Error, Result, Tensor};
 use std::sync::Arc;
 
-kernel!(REDUCE = "batch_norm"::"reduce" [Read, Read, Read, ReadWrite]);
-kernel!(REDUCE_TEX = "batch_norm"::"reduce_tex" [ReadStorageTexture, ReadStorageTexture, Read, ReadWrite]);
+kernel!(REDUCE = "batch_norm"::"reduce" [Read, Read, Read, ReadWrite, Read, Read]);
+kernel!(REDUCE_TEX = "batch_norm"::"reduce_tex" [ReadStorageTexture, ReadStorageTexture, Read, ReadWrite, Read, Read]);
 kernel!(FINALIZE = "batch_norm"::"finalize" [Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
 kernel!(GRAD_FINALIZE = "batch_norm"::"grad_finalize" [Read, Read, ReadWrite, ReadWrite, ReadWrite]);
-kernel!(NORMALIZE = "batch_norm"::"normalize" [Read, Read, ReadWrite]);
-kernel!(NORMALIZE_TEX = "batch_norm"::"normalize_tex" [ReadStorageTexture, Read, ReadWrite]);
-kernel!(GRAD_X = "batch_norm"::"grad_x" [Read, Read, Read, Read, ReadWrite]);
-kernel!(GRAD_X_TEX = "batch_norm"::"grad_x_tex" [ReadStorageTexture, ReadStorageTexture, Read, Read, ReadWrite]);
+kernel!(GRAD_SAMPLE = "batch_norm"::"grad_sample" [Read, Read, ReadWrite, ReadWrite]);
+kernel!(NORMALIZE = "batch_norm"::"normalize" [Read, Read, ReadWrite, Read, Read]);
+kernel!(NORMALIZE_TEX = "batch_norm"::"normalize_tex" [ReadStorageTexture, Read, ReadWrite, Read, Read]);
+kernel!(GRAD_X = "batch_norm"::"grad_x" [Read, Read, Read, Read, Read, Read, ReadWrite]);
+kernel!(GRAD_X_TEX = "batch_norm"::"grad_x_tex" [ReadStorageTexture, ReadStorageTexture, Read, Read, Read, Read, ReadWrite]);
 
 const OP: &str = "batch_norm2d";
+const COND_OP: &str = "cond_batch_norm2d";
 
 /// Which statistics normalise, and whether the running ones are updated.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,6 +50,16 @@ pub struct BatchNorm<'a> {
     pub running_mean: Option<&'a Tensor>,
     pub running_var: Option<&'a Tensor>,
     pub mode: BnMode,
+    pub eps: f32,
+    /// Fused ReLU on the output (its backward masks by the output).
+    pub relu: bool,
+}
+
+/// Arguments of [`Tensor::cond_batch_norm2d`]: conditional batch normalisation.
+pub struct CondBatchNorm<'a> {
+    /// Per-sample gain and bias [B, C]: y = relu?(x̂·gain[n, c] + bias[n, c]).
+    pub gain: &'a Tensor,
+    pub bias: &'a Tensor,
     pub eps: f32,
     /// Fused ReLU on the output (its backward masks by the output).
     pub relu: bool,
@@ -91,19 +108,39 @@ const MAX_TRIPS: u64 = 16_384;
 const TARGET_GROUPS_SOFTWARE: u64 = 64;
 const TARGET_GROUPS_GPU: u64 = 1024;
 
-/// Everything the passes of one batch_norm2d call share.
+/// Everything the passes of one call share.
 #[derive(Clone, Copy)]
 struct Ctx {
     p: Params,
     tree: bool,
     /// Texture rows of x and g on the texture path.
     tex_rows: Option<u32>,
+    /// The op's name, for errors and buffer labels.
+    op: &'static str,
+    /// Conditional BN: per-sample gain and bias instead of gamma and beta.
+    sample: bool,
 }
 
 impl Ctx {
     fn reduce_groups(&self) -> usize {
         (self.p.c * self.p.groups * self.p.hs) as usize
     }
+
+    /// Partials per plane of a conditional backward reduction: one per (segment, lane along the
+    /// plane), as `plane_partials` in the shader.
+    fn plane_partials(&self) -> usize {
+        (self.p.hs as usize) << self.p.li_log2
+    }
+
+    fn planes(&self) -> usize {
+        (self.p.b * self.p.c) as usize
+    }
+}
+
+/// Conditional BN's per-sample gain and bias, [B, C] each.
+struct Sample {
+    gain: Tensor,
+    bias: Tensor,
 }
 
 /// Splits the per-channel reduction over B planes of `s` units: 2^li_log2 lanes stride along a
@@ -130,31 +167,31 @@ fn plan(p: &mut Params, budget: u64, target: u64, tree: bool) {
     p.parts = p.groups * p.hs * if tree { 1 } else { LANES as u32 };
 }
 
-/// [B, C, H·W] of x, after checking every argument.
-fn check(x: &Tensor, bn: &BatchNorm) -> Result<[usize; 3]> {
-    x.expect_f32(OP)?;
+/// [B, C, H·W] of x, after checking every argument; errors name `op`.
+fn check(x: &Tensor, bn: &BatchNorm, op: &'static str) -> Result<[usize; 3]> {
+    x.expect_f32(op)?;
     let [b, c, hw] = match *x.shape() {
         [b, c] => [b, c, 1],
         [b, c, h, w] => [b, c, h * w],
         _ => {
             return Err(Error::Invalid {
-                op: OP,
+                op,
                 msg: format!("expects [B, C, H, W] or [B, C], got {:?}", x.shape()),
             })
         }
     };
     let given = [bn.gamma, bn.beta, bn.running_mean, bn.running_var];
     for t in given.into_iter().flatten() {
-        t.expect_f32(OP)?;
+        t.expect_f32(op)?;
         if t.shape() != [c] {
             return Err(Error::Shape {
-                op: OP,
+                op,
                 lhs: x.shape().to_vec(),
                 rhs: t.shape().to_vec(),
             });
         }
     }
-    let invalid = |msg: String| Err(Error::Invalid { op: OP, msg });
+    let invalid = |msg: String| Err(Error::Invalid { op, msg });
     if bn.mode != BnMode::BatchStats {
         let (Some(rm), Some(rv)) = (bn.running_mean, bn.running_var) else {
             return invalid(format!("{:?} needs running_mean and running_var", bn.mode));
@@ -180,7 +217,28 @@ fn check(x: &Tensor, bn: &BatchNorm) -> Result<[usize; 3]> {
     Ok([b, c, hw])
 }
 
-fn context(x: &Tensor, bn: &BatchNorm, dims: [usize; 3], variant: BnVariant) -> Ctx {
+/// Conditional BN's gain and bias: f32 tensors of shape [B, C].
+fn check_sample(x: &Tensor, cbn: &CondBatchNorm, [b, c, _]: [usize; 3]) -> Result<()> {
+    for t in [cbn.gain, cbn.bias] {
+        t.expect_f32(COND_OP)?;
+        if t.shape() != [b, c] {
+            return Err(Error::Shape {
+                op: COND_OP,
+                lhs: x.shape().to_vec(),
+                rhs: t.shape().to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn context(
+    x: &Tensor,
+    bn: &BatchNorm,
+    dims: [usize; 3],
+    variant: BnVariant,
+    op: &'static str,
+) -> Ctx {
     let dev = x.device();
     let [b, c, hw] = dims;
     let software = dev.class() == DeviceClass::Software;
@@ -215,13 +273,19 @@ fn context(x: &Tensor, bn: &BatchNorm, dims: [usize; 3], variant: BnVariant) -> 
         TARGET_GROUPS_GPU
     };
     plan(&mut p, dev.loop_budget(), target, tree);
-    Ctx { p, tree, tex_rows }
+    Ctx {
+        p,
+        tree,
+        tex_rows,
+        op,
+        sample: false,
+    }
 }
 
 /// x or g as the passes read it: its buffer, or a texture copy on the texture path.
 fn source(ctx: &Ctx, t: &Tensor) -> Result<Res> {
     Ok(match ctx.tex_rows {
-        Some(rows) => Res::Tex(stage_texture(t, OP, rows)?),
+        Some(rows) => Res::Tex(stage_texture(t, ctx.op, rows)?),
         None => Res::Buf(t.buf().clone()),
     })
 }
@@ -230,17 +294,51 @@ fn buf(t: &Tensor) -> Res {
     Res::Buf(t.buf().clone())
 }
 
-/// Per-channel partial sums [C, parts, 2]: shifted (Σd, Σd²) of x, or with `grad` = (g, fstats)
-/// (Σg', Σg'·(x − mean)).
-fn reduce(ctx: &Ctx, x: &Tensor, xs: &Res, grad: Option<(&Res, &Tensor)>) -> Result<Tensor> {
+/// The gain and bias bindings: the tensors, or without them `standin` (never read: SAMPLE is
+/// off).
+fn sample_res(sample: Option<&Sample>, standin: &Res) -> [Res; 2] {
+    match sample {
+        Some(s) => [buf(&s.gain), buf(&s.bias)],
+        None => [standin.clone(), standin.clone()],
+    }
+}
+
+/// The SAMPLE pipeline constant.
+fn sample_const(on: bool) -> (&'static str, f64) {
+    ("SAMPLE", on as u32 as f64)
+}
+
+/// What a backward reduction reads besides x: the upstream gradient, the forward statistics, and
+/// for conditional BN the gain and bias, with `planes` when the per-plane sums are wanted.
+struct GradIn<'a> {
+    g: &'a Res,
+    fstats: &'a Tensor,
+    sample: Option<&'a Sample>,
+    planes: bool,
+}
+
+/// Partial sums: C·parts per-channel pairs — shifted (Σd, Σd²) of x, or with `grad`
+/// (Σg', Σg'·(x − mean)), g' times the gain under conditional BN — followed, with `planes`, by
+/// the per-plane partials of (Σg', Σg'·(x − mean)).
+fn reduce(ctx: &Ctx, x: &Tensor, xs: &Res, grad: Option<&GradIn>) -> Result<Tensor> {
     let dev = x.device();
-    let p = &ctx.p;
-    let part = Tensor::empty(dev, OP, &[p.c as usize, p.parts as usize, 2], DType::F32)?;
+    let mut p = ctx.p;
+    let planes = grad.is_some_and(|gi| gi.planes);
+    p.flags |= (planes as u32) << 3;
+    let per_plane = if planes {
+        ctx.planes() * ctx.plane_partials()
+    } else {
+        0
+    };
+    let n = p.c as usize * p.parts as usize + per_plane;
+    let part = Tensor::empty(dev, ctx.op, &[n, 2], DType::F32)?;
     // Without `grad` the g and statistics bindings are never read: x stands in for them.
     let (gs, fstats) = match grad {
-        Some((gs, st)) => (gs.clone(), buf(st)),
+        Some(gi) => (gi.g.clone(), buf(gi.fstats)),
         None => (xs.clone(), buf(x)),
     };
+    let sample = grad.and_then(|gi| gi.sample);
+    let [gain, bias] = sample_res(sample, &fstats);
     let k = if ctx.tex_rows.is_some() {
         &REDUCE_TEX
     } else {
@@ -249,13 +347,14 @@ fn reduce(ctx: &Ctx, x: &Tensor, xs: &Res, grad: Option<(&Res, &Tensor)>) -> Res
     let consts = [
         ("TREE", ctx.tree as u32 as f64),
         ("GRAD", grad.is_some() as u32 as f64),
+        sample_const(sample.is_some()),
     ];
-    let res = vec![xs.clone(), gs, fstats, buf(&part)];
+    let res = vec![xs.clone(), gs, fstats, buf(&part), gain, bias];
     dev.dispatch(
-        OP,
+        ctx.op,
         k,
         &consts,
-        bytemuck::bytes_of(p),
+        bytemuck::bytes_of(&p),
         res,
         grid_1d(ctx.reduce_groups(), 1),
         &[(part.buf(), part.numel())],
@@ -263,22 +362,15 @@ fn reduce(ctx: &Ctx, x: &Tensor, xs: &Res, grad: Option<(&Res, &Tensor)>) -> Res
     Ok(part)
 }
 
-/// One dispatch with one invocation per channel.
-fn per_channel(
-    ctx: &Ctx,
-    x: &Tensor,
-    k: &'static Kernel,
-    res: Vec<Res>,
-    out: &Tensor,
-) -> Result<()> {
-    let p = &ctx.p;
-    x.device().dispatch(
-        OP,
+/// One dispatch with one invocation per each of `n` channels or planes, writing `out`.
+fn per_item(ctx: &Ctx, k: &'static Kernel, n: usize, res: Vec<Res>, out: &Tensor) -> Result<()> {
+    out.device().dispatch(
+        ctx.op,
         k,
         &[],
-        bytemuck::bytes_of(p),
+        bytemuck::bytes_of(&ctx.p),
         res,
-        grid_1d(p.c as usize, WG),
+        grid_1d(n, WG),
         &[(out.buf(), out.numel())],
     )
 }
@@ -286,11 +378,11 @@ fn per_channel(
 /// One dispatch with one invocation per run of `items` units of a plane, writing `out`.
 fn per_run(ctx: &Ctx, k: &'static Kernel, res: Vec<Res>, out: &Tensor) -> Result<()> {
     let p = &ctx.p;
-    let runs = (p.b * p.c) as usize * (p.s as usize).div_ceil(p.items as usize);
+    let runs = ctx.planes() * (p.s as usize).div_ceil(p.items as usize);
     out.device().dispatch(
-        OP,
+        ctx.op,
         k,
-        &[],
+        &[sample_const(ctx.sample)],
         bytemuck::bytes_of(p),
         res,
         grid_1d(runs, WG),
@@ -298,65 +390,27 @@ fn per_run(ctx: &Ctx, k: &'static Kernel, res: Vec<Res>, out: &Tensor) -> Result
     )
 }
 
-/// The backward: (dx if wanted, dgamma, dbeta).
-fn backward(
+/// The forward passes: (y, the per-channel statistics the backward reads).
+fn forward(
     ctx: &Ctx,
     x: &Tensor,
-    fstats: &Tensor,
-    g: &Tensor,
-    need: (bool, bool),
-) -> Result<(Option<Tensor>, Tensor, Tensor)> {
-    let (need_dx, need_affine) = need;
+    bn: &BatchNorm,
+    sample: Option<&Sample>,
+) -> Result<(Tensor, Tensor)> {
     let dev = x.device();
     let c = ctx.p.c as usize;
-    let (xs, gs) = (source(ctx, x)?, source(ctx, g)?);
-    // In eval mode dx needs no sums, so they run only for dgamma/dbeta.
-    let mut gctx = *ctx;
-    let part = if ctx.p.mode != 1 || need_affine {
-        reduce(ctx, x, &xs, Some((&gs, fstats)))?
-    } else {
-        gctx.p.parts = 0;
-        fstats.clone()
-    };
-    let coef = Tensor::empty(dev, OP, &[c, 4], DType::F32)?;
-    let dgamma = Tensor::empty(dev, OP, &[c], DType::F32)?;
-    let dbeta = Tensor::empty(dev, OP, &[c], DType::F32)?;
-    let res = [&part, fstats, &coef, &dgamma, &dbeta].map(buf).to_vec();
-    per_channel(&gctx, x, &GRAD_FINALIZE, res, &coef)?;
-    let dx = if need_dx {
-        let dx = Tensor::empty(dev, OP, x.shape(), DType::F32)?;
-        let k = if ctx.tex_rows.is_some() {
-            &GRAD_X_TEX
-        } else {
-            &GRAD_X
-        };
-        per_run(ctx, k, vec![xs, gs, buf(fstats), buf(&coef), buf(&dx)], &dx)?;
-        Some(dx)
-    } else {
-        None
-    };
-    Ok((dx, dgamma, dbeta))
-}
-
-/// [`Tensor::batch_norm2d`] with the reduction variant chosen explicitly (tests and benchmarks
-/// run both on any adapter).
-pub fn batch_norm2d_ex(x: &Tensor, bn: &BatchNorm, variant: BnVariant) -> Result<Tensor> {
-    let dims = check(x, bn)?;
-    let ctx = context(x, bn, dims, variant);
-    let dev = x.device();
-    let c = dims[1];
-    let xs = source(&ctx, x)?;
+    let xs = source(ctx, x)?;
     // Stand-ins for absent tensors are bound but never read (the flags and mode say so).
     let part = match bn.mode {
         BnMode::Eval => x.clone(),
-        _ => reduce(&ctx, x, &xs, None)?,
+        _ => reduce(ctx, x, &xs, None)?,
     };
-    let scratch = || Tensor::empty(dev, OP, &[c], DType::F32);
+    let scratch = || Tensor::empty(dev, ctx.op, &[c], DType::F32);
     let (run_mean, run_var) = match (bn.mode, bn.running_mean, bn.running_var) {
         (BnMode::BatchStats, _, _) | (_, None, _) | (_, _, None) => (scratch()?, scratch()?),
         (_, Some(m), Some(v)) => (m.clone(), v.clone()),
     };
-    let fstats = Tensor::empty(dev, OP, &[c, 4], DType::F32)?;
+    let fstats = Tensor::empty(dev, ctx.op, &[c, 4], DType::F32)?;
     let res = [
         x,
         &part,
@@ -368,15 +422,123 @@ pub fn batch_norm2d_ex(x: &Tensor, bn: &BatchNorm, variant: BnVariant) -> Result
     ]
     .map(buf)
     .to_vec();
-    per_channel(&ctx, x, &FINALIZE, res, &fstats)?;
-    let y = Tensor::empty(dev, OP, x.shape(), DType::F32)?;
+    per_item(ctx, &FINALIZE, c, res, &fstats)?;
+    let y = Tensor::empty(dev, ctx.op, x.shape(), DType::F32)?;
     let k = if ctx.tex_rows.is_some() {
         &NORMALIZE_TEX
     } else {
         &NORMALIZE
     };
-    per_run(&ctx, k, vec![xs, buf(&fstats), buf(&y)], &y)?;
+    let [gain, bias] = sample_res(sample, &buf(&fstats));
+    per_run(ctx, k, vec![xs, buf(&fstats), buf(&y), gain, bias], &y)?;
+    Ok((y, fstats))
+}
 
+/// Which gradients a backward computes: dx, and the affine ones (gamma and beta, or conditional
+/// BN's gain and bias).
+#[derive(Clone, Copy)]
+struct Need {
+    dx: bool,
+    affine: bool,
+}
+
+/// dx if needed, and the affine gradients: (dgamma, dbeta) for plain BN (computed with dx's
+/// coefficients in any case), (dgain, dbias) for conditional BN only when needed.
+type Grads = (Option<Tensor>, Option<(Tensor, Tensor)>);
+
+fn backward(
+    ctx: &Ctx,
+    x: &Tensor,
+    fstats: &Tensor,
+    g: &Tensor,
+    sample: Option<&Sample>,
+    need: Need,
+) -> Result<Grads> {
+    let (xs, gs) = (source(ctx, x)?, source(ctx, g)?);
+    let planes = sample.is_some() && need.affine;
+    // In eval mode dx needs no sums, so they run only for dgamma/dbeta.
+    let mut gctx = *ctx;
+    let part = if ctx.p.mode != 1 || need.affine {
+        let gi = GradIn {
+            g: &gs,
+            fstats,
+            sample,
+            planes,
+        };
+        reduce(ctx, x, &xs, Some(&gi))?
+    } else {
+        gctx.p.parts = 0;
+        fstats.clone()
+    };
+    let mut affine = None;
+    if planes {
+        affine = Some(sample_grads(ctx, &part, fstats)?);
+    }
+    if sample.is_some() && !need.dx {
+        return Ok((None, affine));
+    }
+    let (coef, dgamma, dbeta) = grad_finalize(&gctx, &part, fstats)?;
+    if sample.is_none() {
+        affine = Some((dgamma, dbeta));
+    }
+    let dx = if need.dx {
+        Some(grad_x(ctx, x, [xs, gs], fstats, &coef, sample)?)
+    } else {
+        None
+    };
+    Ok((dx, affine))
+}
+
+/// Conditional BN's (dgain, dbias) [B, C] from the per-plane partials.
+fn sample_grads(ctx: &Ctx, part: &Tensor, fstats: &Tensor) -> Result<(Tensor, Tensor)> {
+    let dev = part.device();
+    let shape = [ctx.p.b as usize, ctx.p.c as usize];
+    let dgain = Tensor::empty(dev, ctx.op, &shape, DType::F32)?;
+    let dbias = Tensor::empty(dev, ctx.op, &shape, DType::F32)?;
+    let res = [part, fstats, &dgain, &dbias].map(buf).to_vec();
+    per_item(ctx, &GRAD_SAMPLE, ctx.planes(), res, &dgain)?;
+    Ok((dgain, dbias))
+}
+
+/// The per-channel pass of the backward: (dx's coefficients, dgamma, dbeta).
+fn grad_finalize(ctx: &Ctx, part: &Tensor, fstats: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    let dev = part.device();
+    let c = ctx.p.c as usize;
+    let coef = Tensor::empty(dev, ctx.op, &[c, 4], DType::F32)?;
+    let dgamma = Tensor::empty(dev, ctx.op, &[c], DType::F32)?;
+    let dbeta = Tensor::empty(dev, ctx.op, &[c], DType::F32)?;
+    let res = [part, fstats, &coef, &dgamma, &dbeta].map(buf).to_vec();
+    per_item(ctx, &GRAD_FINALIZE, c, res, &coef)?;
+    Ok((coef, dgamma, dbeta))
+}
+
+/// dx from x and g (as the passes read them) and the per-channel coefficients.
+fn grad_x(
+    ctx: &Ctx,
+    x: &Tensor,
+    [xs, gs]: [Res; 2],
+    fstats: &Tensor,
+    coef: &Tensor,
+    sample: Option<&Sample>,
+) -> Result<Tensor> {
+    let dx = Tensor::empty(x.device(), ctx.op, x.shape(), DType::F32)?;
+    let k = if ctx.tex_rows.is_some() {
+        &GRAD_X_TEX
+    } else {
+        &GRAD_X
+    };
+    let [gain, bias] = sample_res(sample, &buf(fstats));
+    let res = vec![xs, gs, buf(fstats), buf(coef), gain, bias, buf(&dx)];
+    per_run(ctx, k, res, &dx)?;
+    Ok(dx)
+}
+
+/// [`Tensor::batch_norm2d`] with the reduction variant chosen explicitly (tests and benchmarks
+/// run both on any adapter).
+pub fn batch_norm2d_ex(x: &Tensor, bn: &BatchNorm, variant: BnVariant) -> Result<Tensor> {
+    let dims = check(x, bn, OP)?;
+    let ctx = context(x, bn, dims, variant, OP);
+    let (y, fstats) = forward(&ctx, x, bn, None)?;
     let mut parents = vec![x];
     parents.extend(bn.gamma);
     parents.extend(bn.beta);
@@ -386,15 +548,61 @@ pub fn batch_norm2d_ex(x: &Tensor, bn: &BatchNorm, variant: BnVariant) -> Result
         OP,
         &parents,
         Box::new(move |g, need| {
-            let need_affine = need[1..].contains(&true);
-            let (dx, dgamma, dbeta) = backward(&ctx, &xd, &fstats, g, (need[0], need_affine))?;
+            let want = Need {
+                dx: need[0],
+                affine: need[1..].contains(&true),
+            };
+            let (dx, affine) = backward(&ctx, &xd, &fstats, g, None, want)?;
+            let (dgamma, dbeta) = affine.unzip();
             // The parents after x: gamma, then beta, where given.
             let affine = [(has_gamma, dgamma), (has_beta, dbeta)]
                 .into_iter()
                 .filter_map(|(has, d)| has.then_some(d));
             let mut grads = vec![dx];
-            grads.extend(affine.zip(&need[1..]).map(|(d, &n)| n.then_some(d)));
+            grads.extend(affine.zip(&need[1..]).map(|(d, &n)| d.filter(|_| n)));
             Ok(grads)
+        }),
+    ))
+}
+
+/// [`Tensor::cond_batch_norm2d`] with the reduction variant chosen explicitly.
+pub fn cond_batch_norm2d_ex(x: &Tensor, cbn: &CondBatchNorm, variant: BnVariant) -> Result<Tensor> {
+    let bn = BatchNorm {
+        gamma: None,
+        beta: None,
+        running_mean: None,
+        running_var: None,
+        mode: BnMode::BatchStats,
+        eps: cbn.eps,
+        relu: cbn.relu,
+    };
+    let dims = check(x, &bn, COND_OP)?;
+    check_sample(x, cbn, dims)?;
+    let ctx = Ctx {
+        sample: true,
+        ..context(x, &bn, dims, variant, COND_OP)
+    };
+    let sample = Sample {
+        gain: cbn.gain.detach(),
+        bias: cbn.bias.detach(),
+    };
+    let (y, fstats) = forward(&ctx, x, &bn, Some(&sample))?;
+    let xd = x.detach();
+    Ok(y.with_grad(
+        COND_OP,
+        &[x, cbn.gain, cbn.bias],
+        Box::new(move |g, need| {
+            let want = Need {
+                dx: need[0],
+                affine: need[1] || need[2],
+            };
+            let (dx, affine) = backward(&ctx, &xd, &fstats, g, Some(&sample), want)?;
+            let (dgain, dbias) = affine.unzip();
+            Ok(vec![
+                dx,
+                dgain.filter(|_| need[1]),
+                dbias.filter(|_| need[2]),
+            ])
         }),
     ))
 }
@@ -405,5 +613,13 @@ impl Tensor {
     /// statistics where they are used), gamma and beta.
     pub fn batch_norm2d(&self, bn: &BatchNorm) -> Result<Tensor> {
         batch_norm2d_ex(self, bn, BnVariant::Auto)
+    }
+
+    /// Conditional batch normalisation of x [B, C, H, W] (or [B, C]): batch statistics (mean and
+    /// biased variance over B, H, W, as PyTorch normalises), then a per-sample gain and bias
+    /// [B, C], then the optional ReLU, all in BN's passes (3 dispatches forward; backward 3 for
+    /// dx alone, 2 for gain and bias alone, 4 for all). Differentiable in x, gain and bias.
+    pub fn cond_batch_norm2d(&self, cbn: &CondBatchNorm) -> Result<Tensor> {
+        cond_batch_norm2d_ex(self, cbn, BnVariant::Auto)
     }
 }

@@ -2,6 +2,8 @@
 //! central-difference gradient check.
 #![allow(dead_code)]
 
+pub mod bn;
+
 use std::path::{Path, PathBuf};
 use tailgrad::{Device, Result, Tensor};
 
