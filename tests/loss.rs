@@ -15,6 +15,7 @@
 //! to < 1e-9·gscale (h = 1e-6 against h = 1e-4 agree to 1.5e-6·gscale, truncation ∝ h²).
 
 mod common;
+use common::max_abs_diff;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tailgrad::train::loss::NOISE_STREAM;
@@ -108,15 +109,6 @@ fn f32s(v: &[f64]) -> Vec<f32> {
 /// |err| ≤ tol, false for NaN.
 fn within(err: f64, tol: f64) -> bool {
     err.abs() <= tol
-}
-
-/// The largest |got − want|, NaN if any is.
-fn max_abs_diff(got: &[f32], want: &[f64]) -> f64 {
-    assert_eq!(got.len(), want.len());
-    got.iter()
-        .zip(want)
-        .map(|(&g, &w)| (g as f64 - w).abs())
-        .fold(0.0, |m, e| if e.is_nan() || e > m { e } else { m })
 }
 
 /// The noise the engine's GCL draws at the case's last forward call, measured against numpy's:

@@ -7,6 +7,20 @@ type GpuFn = fn(&Tensor) -> Result<Tensor>;
 /// (name, gpu op, f64 reference, input range, tolerance)
 type Case = (&'static str, GpuFn, fn(f64) -> f64, (f64, f64), Tol);
 
+/// ln(1 + eˣ) in f64.
+fn softplus(v: f64) -> f64 {
+    v.max(0.0) + (-v.abs()).exp().ln_1p()
+}
+
+/// For x < 0 softplus ≈ eˣ, so its relative error is exp's, which grows with |x| (the rounding of
+/// x·log2 e; Vulkan allows 3 + 2|x| ulp). lavapipe: 9.6 ε at |x| ≤ 20, 2.1 ε for x ≥ 0.
+const SOFTPLUS: Tol = Tol {
+    rel: 2e-6,
+    abs: 0.0,
+};
+/// The same out to |x| = 87, where lavapipe reaches 33 ε.
+const SOFTPLUS_FAR: f64 = 1e-5;
+
 fn table() -> Vec<Case> {
     let exact = Tol { rel: 0.0, abs: 0.0 };
     // Vulkan/WGSL allow a few ulp for transcendental functions: 2^-20 relative covers them.
@@ -106,6 +120,13 @@ fn table() -> Vec<Case> {
             },
         ),
         ("sign", |x| x.sign(), f64::signum, (-3.0, 3.0), exact),
+        (
+            "softplus",
+            |x| x.softplus(),
+            softplus,
+            (-20.0, 20.0),
+            SOFTPLUS,
+        ),
     ]
 }
 
@@ -146,6 +167,31 @@ fn extreme_inputs_stay_finite() {
     assert_eq!(y.powf(3.0).unwrap().to_vec().unwrap(), vec![-8.0]);
     assert_eq!(y.powf(2.0).unwrap().to_vec().unwrap(), vec![4.0]);
     assert!(y.powf(0.5).unwrap().to_vec().unwrap()[0].is_nan());
+}
+
+/// Far out softplus is x itself for large x (no overflow of eˣ) and eˣ for very negative x, down
+/// to where eˣ leaves f32's normal range (GPUs may flush those to 0). Its gradient sigmoid(x)
+/// stays finite too: 1 and 0 at ±100.
+#[test]
+fn softplus_at_large_magnitudes() {
+    let d = dev();
+    let xs = [-100.0, -80.0, -30.0, -1e-3, 0.0, 1e-3, 30.0, 80.0, 100.0];
+    let x = upload(&d, &xs, &[xs.len()]).into_param();
+    let y = x.softplus().unwrap();
+    let want: Vec<f64> = xs.iter().map(|&v| softplus(v)).collect();
+    let tol = Tol {
+        rel: SOFTPLUS_FAR,
+        abs: f32::MIN_POSITIVE as f64,
+    };
+    assert_close("softplus far", &y.to_vec().unwrap(), &want, tol);
+    y.sum_all().unwrap().backward().unwrap();
+    let sigmoid: Vec<f64> = xs.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
+    assert_close(
+        "softplus far d/dx",
+        &x.grad().unwrap().to_vec().unwrap(),
+        &sigmoid,
+        tol,
+    );
 }
 
 #[test]

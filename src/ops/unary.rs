@@ -34,6 +34,7 @@ enum Op {
     Powf,
     Affine,
     Sign,
+    Softplus,
 }
 
 impl Op {
@@ -58,6 +59,7 @@ impl Op {
             Op::Powf => g.mul(&x.powf(alpha - 1.0)?)?.scale(alpha),
             Op::Affine => g.scale(alpha),
             Op::Sign => unreachable!("sign records no graph"),
+            Op::Softplus => g.mul(&x.sigmoid()?),
         }
     }
 }
@@ -153,6 +155,12 @@ impl Tensor {
 
     pub fn sigmoid(&self) -> Result<Tensor> {
         apply(self, Op::Sigmoid, 0.0, 0.0, "sigmoid")
+    }
+
+    /// ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|) so it never overflows; the gradient is
+    /// sigmoid(x).
+    pub fn softplus(&self) -> Result<Tensor> {
+        apply(self, Op::Softplus, 0.0, 0.0, "softplus")
     }
 
     /// Clamps to `[lo, hi]`; the gradient passes only strictly inside.

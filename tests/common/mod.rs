@@ -72,6 +72,15 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], tol: Tol) {
     }
 }
 
+/// The largest |got − want|, NaN if any is.
+pub fn max_abs_diff(got: &[f32], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).abs())
+        .fold(0.0, |m, e| if e.is_nan() || e > m { e } else { m })
+}
+
 /// Central differences of a scalar f64 function, step h.
 pub fn finite_diff(f: &dyn Fn(&[Vec<f64>]) -> f64, inputs: &[Vec<f64>], h: f64) -> Vec<Vec<f64>> {
     inputs
