@@ -20,6 +20,7 @@ mod qr;
 mod relu;
 mod resnet;
 mod small_cnn;
+pub mod sngan;
 mod spectral_norm;
 
 pub use batch_norm::BatchNorm2d;
