@@ -118,12 +118,13 @@ impl Gsr {
         };
         if let Some(l) = layers
             .iter()
-            .find(|l| l.e0.shape() != [k, c] || l.e1.shape() != [k, c])
+            .flat_map(|l| [&l.e0, &l.e1])
+            .find(|t| t.shape() != [k, c])
         {
             return Err(Error::Shape {
                 op: OP,
                 lhs: vec![k, c],
-                rhs: l.e1.shape().to_vec(),
+                rhs: l.shape().to_vec(),
             });
         }
         let dims = match cfg.grouping {
@@ -190,7 +191,6 @@ impl Gsr {
             true => self.cfg.iters,
             false => self.cfg.first_iters,
         };
-        self.warm = true;
         let sigma = match self.cfg.variant {
             GsrVariant::Correct => self.power.sigma_iters(&w, iters)?,
             GsrVariant::BetaSlip => {
@@ -199,6 +199,7 @@ impl Gsr {
                 self.power.sigma_iters(&w, 0)?
             }
         };
+        self.warm = true;
         let [l, _, m, _, _] = self.dims;
         self.sigmas = Some(sigma.detach().reshape(&[l, 2, m])?);
         match &self.lambda {
