@@ -1,4 +1,5 @@
-//! Long-tailed subsets (methods.md §1.1) and the many / medium / few class splits (§1.6).
+//! Long-tailed subsets (methods.md §1.1), effective-number class weights (§1.2; used by the
+//! classifier losses and gSR) and the many / medium / few class splits (§1.6).
 
 use super::shuffle::SplitMix64;
 use super::Dataset;
@@ -147,4 +148,16 @@ impl SplitThresholds {
             Split::Medium
         }
     }
+}
+
+/// Inverse effective numbers w_j = (1 − β)/(1 − β^n_j), normalised to sum to C (Cui et al.).
+pub fn effective_weights(counts: &[usize], beta: f64) -> Vec<f32> {
+    let w: Vec<f64> = counts
+        .iter()
+        .map(|&n| (1.0 - beta) / (1.0 - beta.powf(n as f64)))
+        .collect();
+    let sum: f64 = w.iter().sum();
+    w.iter()
+        .map(|v| (v * counts.len() as f64 / sum) as f32)
+        .collect()
 }

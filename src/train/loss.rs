@@ -2,6 +2,7 @@
 //! fused `adjusted_ce` kernel; the per-class tensors it reads (margins, cloud amplitudes, log
 //! priors, class weights) are computed once from the training counts.
 
+pub use crate::data::long_tail::effective_weights;
 use crate::ops::adjusted_ce::{AdjustedCe, Cloud, Focal};
 use crate::{Device, Error, Generator, Result, Tensor};
 use serde::{Deserialize, Serialize};
@@ -338,18 +339,6 @@ pub fn log_prior(counts: &[usize], tau: f32) -> Vec<f32> {
     counts
         .iter()
         .map(|&n| (tau as f64 * (n as f64 / total).ln()) as f32)
-        .collect()
-}
-
-/// Inverse effective numbers w_j = (1 − β)/(1 − β^n_j), normalised to sum to C (Cui et al.).
-pub fn effective_weights(counts: &[usize], beta: f64) -> Vec<f32> {
-    let w: Vec<f64> = counts
-        .iter()
-        .map(|&n| (1.0 - beta) / (1.0 - beta.powf(n as f64)))
-        .collect();
-    let sum: f64 = w.iter().sum();
-    w.iter()
-        .map(|v| (v * counts.len() as f64 / sum) as f32)
         .collect()
 }
 
