@@ -5,30 +5,8 @@
 mod common;
 use common::bn::{CondRef, COND_EPS};
 use common::*;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use tailgrad::nn::{self, CondBatchNorm2d};
-use tailgrad::{CondBatchNorm, Device, Error, Generator, Tensor};
-
-/// Tests here count dispatches on the shared device, so they run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-type Counts = HashMap<(&'static str, &'static str), u64>;
-
-/// Dispatches per kernel that `f` records.
-fn dispatched(d: &Device, f: impl FnOnce()) -> Counts {
-    let before = d.dispatch_counts();
-    f();
-    let mut counts = d.dispatch_counts();
-    for (k, n) in counts.iter_mut() {
-        *n -= before.get(k).copied().unwrap_or(0);
-    }
-    counts.retain(|_, n| *n > 0);
-    counts
-}
+use tailgrad::{CondBatchNorm, Error, Generator, Tensor};
 
 /// Dispatches of the entries of `shader` whose name starts with `entry` (buffer and texture
 /// variants alike).

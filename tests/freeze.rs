@@ -3,31 +3,9 @@
 //! the step dispatches exactly what it would with the frozen weights as plain constants.
 mod common;
 use common::*;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use tailgrad::nn::{BatchNorm2d, Conv2d, Linear, Mode, Module};
 use tailgrad::runtime::DeviceClass;
 use tailgrad::{Device, Error, Generator, Result, Tensor};
-
-/// Every test here counts dispatches on the shared device, so they run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-type Counts = HashMap<(&'static str, &'static str), u64>;
-
-/// Dispatches per kernel that `f` records.
-fn dispatched(d: &Device, f: impl FnOnce()) -> Counts {
-    let before = d.dispatch_counts();
-    f();
-    let mut counts = d.dispatch_counts();
-    for (k, n) in counts.iter_mut() {
-        *n -= before.get(k).copied().unwrap_or(0);
-    }
-    counts.retain(|_, n| *n > 0);
-    counts
-}
 
 fn total(c: &Counts) -> u64 {
     c.values().sum()

@@ -183,3 +183,26 @@ pub fn assert_steady(marks: &[(u64, usize, u64)]) {
         );
     }
 }
+
+/// Tests that count dispatches on the shared device run one at a time behind this lock.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Dispatches per (shader, entry point).
+pub type Counts = std::collections::HashMap<(&'static str, &'static str), u64>;
+
+/// Dispatches per kernel that `f` records.
+pub fn dispatched(d: &Device, f: impl FnOnce()) -> Counts {
+    let before = d.dispatch_counts();
+    f();
+    let mut counts = d.dispatch_counts();
+    for (k, n) in counts.iter_mut() {
+        *n -= before.get(k).copied().unwrap_or(0);
+    }
+    counts.retain(|_, n| *n > 0);
+    counts
+}
