@@ -100,5 +100,22 @@ impl Error {
     }
 }
 
+/// The member of `all` whose `name` is `s` (a config or flag value), or `Error::Config` naming
+/// `what` and listing every name.
+pub(crate) fn parse_name<T: Copy>(
+    what: &str,
+    s: &str,
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Result<T> {
+    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
+        Error::Config(format!(
+            "unknown {what} {s:?}: use one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -46,14 +46,7 @@ impl std::fmt::Display for LeCamVariant {
 impl std::str::FromStr for LeCamVariant {
     type Err = Error;
     fn from_str(s: &str) -> Result<LeCamVariant> {
-        LeCamVariant::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "unknown LeCam variant {s:?}: use canonical or gsr-repo"
-                ))
-            })
+        crate::error::parse_name("LeCam variant", s, &LeCamVariant::ALL, LeCamVariant::name)
     }
 }
 

@@ -82,10 +82,7 @@ impl std::fmt::Display for GanLoss {
 impl std::str::FromStr for GanLoss {
     type Err = Error;
     fn from_str(s: &str) -> Result<GanLoss> {
-        GanLoss::ALL
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| Error::Config(format!("unknown GAN loss {s:?}: use hinge or bce")))
+        crate::error::parse_name("GAN loss", s, &GanLoss::ALL, GanLoss::name)
     }
 }
 

@@ -73,16 +73,7 @@ impl std::fmt::Display for Method {
 impl std::str::FromStr for Method {
     type Err = Error;
     fn from_str(s: &str) -> Result<Method> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-                Error::Config(format!(
-                    "unknown method {s:?}: use one of {}",
-                    names.join(", ")
-                ))
-            })
+        crate::error::parse_name("method", s, &Method::ALL, Method::name)
     }
 }
 

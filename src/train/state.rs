@@ -176,11 +176,6 @@ impl StateReader {
             .ok_or_else(|| self.fail(&format!("metadata {key}"), EntryProblem::Missing))
     }
 
-    /// Whether the file has `counter.<name>` (optional state, such as a mid-epoch position).
-    pub fn has_counter(&self, name: &str) -> bool {
-        self.ck.tensors.contains_key(&format!("counter.{name}"))
-    }
-
     /// Ends a full restore: an entry nothing took belongs to another run or model.
     pub fn finish(self) -> Result<()> {
         let taken = self.taken.borrow();

@@ -123,7 +123,7 @@ pub(super) fn plot(
 }
 
 /// Each class's split as an index into `Split::ALL` (the bar colour).
-pub fn split_groups(splits: &[Split]) -> Vec<usize> {
+fn split_groups(splits: &[Split]) -> Vec<usize> {
     splits
         .iter()
         .map(|s| Split::ALL.iter().position(|a| a == s).unwrap_or(0))
