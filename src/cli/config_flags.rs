@@ -4,6 +4,7 @@
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde::{de::DeserializeOwned, Serialize};
+use std::path::Path;
 use tailgrad::{Error, Result};
 
 /// One flag: `--name VALUE` sets the (dotted) config `key`.
@@ -88,6 +89,30 @@ fn parse(raw: &str, current: Option<&toml::Value>) -> toml::Value {
             toml::Value::Array(raw.split(',').map(|s| literal(s.trim())).collect())
         }
         _ => literal(raw),
+    }
+}
+
+/// `base` with the keys of the TOML file at `path` laid over it (tables merged key by key).
+pub fn overlay_file<T: Serialize + DeserializeOwned>(base: &T, path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+    let file: toml::Table = text
+        .parse()
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let mut table = toml::Table::try_from(base).expect("configs serialise as tables");
+    merge(&mut table, file);
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.to_string().trim_end())))
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
     }
 }
 

@@ -6,7 +6,9 @@ mod config_flags;
 mod demo;
 mod devices;
 mod eval;
+mod gan;
 mod report;
+mod sample;
 mod train;
 
 use tailgrad::Result;
@@ -33,11 +35,13 @@ enum Cmd {
     },
     /// Time kernels against the device's measured FMA and copy peaks.
     Bench(bench::Args),
-    /// Train a model (see `tailgrad train classifier --help`).
+    /// Train a model (see `tailgrad train classifier --help`, `tailgrad train gan --help`).
     #[command(subcommand)]
     Train(Box<train::What>),
     /// Re-evaluate a classifier checkpoint on its run's test set.
     Eval(eval::Args),
+    /// Images from a GAN checkpoint: a PNG grid (a row per class) and the raw values.
+    Sample(sample::Args),
     /// The long-tail problem and its fix: plain cross-entropy and Balanced Softmax on the bundled
     /// long-tailed Fashion-MNIST, per-split tables side by side and a per-class plot.
     Demo(demo::Args),
@@ -50,5 +54,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Train(what) => train::run(*what),
         Cmd::Eval(args) => eval::run(args),
         Cmd::Demo(args) => demo::run(args),
+        Cmd::Sample(args) => sample::run(args),
     }
 }

@@ -11,6 +11,10 @@ pub enum What {
     /// Train an image classifier on (long-tailed) data and write a run directory: config.toml,
     /// metrics.jsonl, summary.json, checkpoint.safetensors and PNG plots.
     Classifier(ClassifierArgs),
+    /// Train a class-conditional GAN (SNGAN-32; LeCam, gSR, DiffAugment, sample mixing) on
+    /// long-tailed data and write a run directory: config.toml, metrics.jsonl, summary.json,
+    /// checkpoint.safetensors, sample grids and PNG plots.
+    Gan(super::gan::GanArgs),
 }
 
 /// The run's config: defaults ← `--config` file ← `--set` ← the flags below (docs/training.md).
@@ -99,7 +103,10 @@ impl FromArgMatches for ClassifierFlags {
 }
 
 pub fn run(what: What) -> Result<()> {
-    let What::Classifier(a) = what;
+    let a = match what {
+        What::Classifier(a) => a,
+        What::Gan(a) => return super::gan::run(a),
+    };
     let mut cfg = match (&a.resume, &a.config) {
         (Some(dir), _) => TrainConfig::from_file(&dir.join("config.toml"))?,
         (None, Some(path)) => TrainConfig::from_file(path)?,

@@ -21,12 +21,14 @@ use crate::nn::CondBatchNorm2d;
 use crate::ops::spectral::PowerIteration;
 use crate::tensor::DType;
 use crate::{Device, Error, Result, Tensor};
+use serde::{Deserialize, Serialize};
 
 const OP: &str = "gsr";
 const NAMES: [&str; 2] = ["gsr.u", "gsr.v"];
 
 /// Which power iteration runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum GsrVariant {
     /// `v ← nrm(Wᵀu)`, `u ← nrm(Wv)` for every matrix (default).
     Correct,
@@ -36,7 +38,8 @@ pub enum GsrVariant {
 }
 
 /// How a table becomes matrices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Grouping {
     /// One `n_g × n_c` matrix per class (gSR).
     Grouped,
@@ -44,7 +47,9 @@ pub enum Grouping {
     Ungrouped,
 }
 
-#[derive(Clone, Debug)]
+/// A TOML table (`[gsr]` of a GAN run); unknown keys are errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GsrConfig {
     /// λ_gSR (`sn_reg_weight`): 0.5 for the CIFAR/LSUN configs.
     pub weight: f32,

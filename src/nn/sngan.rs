@@ -150,6 +150,15 @@ impl Generator {
         })
     }
 
+    /// The six conditional BN layers in forward order (what gSR regularises).
+    pub fn cbn_layers(&self) -> Vec<&CondBatchNorm2d> {
+        self.blocks.iter().flat_map(|b| [&b.bn1, &b.bn2]).collect()
+    }
+
+    pub fn z_dim(&self) -> usize {
+        self.z_dim
+    }
+
     /// `z` [B, z_dim], `y` u32 [B] → images [B, channels, 32, 32] in [-1, 1].
     pub fn forward(&self, z: &Tensor, y: &Tensor) -> Result<Tensor> {
         let b = z.shape()[0];

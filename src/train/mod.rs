@@ -4,6 +4,7 @@
 
 mod classifier;
 mod config;
+pub mod gan;
 pub mod loss;
 mod metrics;
 pub mod mixup;
