@@ -7,6 +7,7 @@
 
 mod augment;
 mod conv2d;
+mod gan;
 mod gcl;
 mod norm;
 mod peak;
@@ -14,6 +15,7 @@ mod registry;
 mod resnet;
 mod timing;
 
+pub use gan::sngan_macs;
 pub use registry::{input, registry};
 pub use timing::{measure, Measurement, Opts, Prepared};
 

@@ -27,6 +27,7 @@ pub fn registry(dev: &Device, quick: bool) -> Vec<Bench> {
     super::gcl::entries(&mut r, quick);
     super::norm::entries(&mut r, dev, quick);
     super::resnet::entries(&mut r, quick);
+    super::gan::entries(&mut r, quick);
     r
 }
 

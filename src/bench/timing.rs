@@ -81,13 +81,19 @@ pub struct Measurement {
     pub reps: usize,
     /// Iterations recorded per rep.
     pub iters: u64,
+    /// Dispatches and submits of one iteration after warm-up (the timer's closing flush
+    /// included: one submit for entries that do not end device steps themselves).
+    pub dispatches: u64,
+    pub submits: u64,
 }
 
 /// Times `bench` on `dev` following `opts`.
 pub fn measure(bench: &super::Bench, dev: &Device, opts: &Opts) -> Result<Measurement> {
     let mut p = bench.prepare(dev)?;
     let first = p.time(1)?;
+    let before = dev.counters();
     let estimate = p.time(1)?.max(Duration::from_micros(1));
+    let after = dev.counters();
     let iters = (opts.target.as_secs_f64() / estimate.as_secs_f64()).ceil() as u64;
     let iters = iters.clamp(1, MAX_ITERS);
     let start = Instant::now();
@@ -112,6 +118,8 @@ pub fn measure(bench: &super::Bench, dev: &Device, opts: &Opts) -> Result<Measur
         first_ms: ms(first),
         reps: samples.len(),
         iters,
+        dispatches: after.0 - before.0,
+        submits: after.1 - before.1,
     })
 }
 

@@ -45,6 +45,9 @@ struct Record<'a> {
     /// Images per second, for whole-model entries.
     #[serde(skip_serializing_if = "Option::is_none")]
     images_per_sec: Option<f64>,
+    /// Dispatches and submits of one iteration.
+    dispatches: u64,
+    submits: u64,
 }
 
 /// The measured peaks, filled in as the peak entries finish.
@@ -154,6 +157,8 @@ fn record<'a>(
         reps: m.reps,
         iters: m.iters,
         images_per_sec: (b.items > 0.0).then(|| b.items / secs),
+        dispatches: m.dispatches,
+        submits: m.submits,
     }
 }
 
@@ -166,9 +171,12 @@ fn print_header() {
 
 fn print_row(r: &Record) {
     let pct = r.peak_pct.map_or("-".into(), |p| format!("{p:.1}"));
-    let items = r
-        .images_per_sec
-        .map_or(String::new(), |v| format!("  {v:.1} img/s"));
+    let items = r.images_per_sec.map_or(String::new(), |v| {
+        format!(
+            "  {v:.1} img/s, {} dispatches, {} submits",
+            r.dispatches, r.submits
+        )
+    });
     println!(
         "{:<16} {:<18} {:<34} {:<7} {:<10} {:>10.3} {:>9.2} {:>8.2} {:>7}{items}",
         r.kernel, r.shape, r.device, r.backend, r.variant, r.median_ms, r.gflops, r.gbps, pct
