@@ -13,7 +13,7 @@
 //! fail: the sign of tx flipped in the forward kernel (forward mismatches on every shape with a
 //! shift); the offset range H + 1 − k mod 2 replaced by H (mismatch at the bottom/right border
 //! row of draws u → 1); the adjoint's mask tested at the input position instead of the output
-//! one (adjoint and dot-product mismatches).
+//! one (adjoint mismatch, and the gradient check fails).
 
 mod common;
 use common::*;
