@@ -50,7 +50,12 @@ fn geometry(row: &[f32], h: usize, w: usize, tc: &TranslateCutout) -> Geo {
 }
 
 /// For each output element, the flat input index it reads (None: zero).
-fn sources(shape: [usize; 4], draws: &[f32], cols: usize, tc: &TranslateCutout) -> Vec<Option<usize>> {
+fn sources(
+    shape: [usize; 4],
+    draws: &[f32],
+    cols: usize,
+    tc: &TranslateCutout,
+) -> Vec<Option<usize>> {
     let [b, c, h, w] = shape;
     let [kx, ky] = tc.cut(h, w);
     let mut out = Vec::with_capacity(b * c * h * w);
@@ -130,8 +135,18 @@ fn forward_and_adjoint_match_the_reference_on_awkward_shapes() {
         y.backward_with(&upload(&d, &g, &shape)).unwrap();
         let (yv, dx) = (y.to_vec().unwrap(), xt.grad().unwrap().to_vec().unwrap());
         let exact = Tol { rel: 0.0, abs: 0.0 };
-        assert_close(&format!("forward {shape:?}"), &yv, &forward_ref(&x, &src), exact);
-        assert_close(&format!("adjoint {shape:?}"), &dx, &adjoint_ref(&g, &src), exact);
+        assert_close(
+            &format!("forward {shape:?}"),
+            &yv,
+            &forward_ref(&x, &src),
+            exact,
+        );
+        assert_close(
+            &format!("adjoint {shape:?}"),
+            &dx,
+            &adjoint_ref(&g, &src),
+            exact,
+        );
         // ⟨A x, g⟩ = ⟨x, Aᵀ g⟩ on the GPU's own outputs.
         let lhs: f64 = yv.iter().zip(&g).map(|(&a, b)| a as f64 * b).sum();
         let rhs: f64 = x.iter().zip(&dx).map(|(a, &b)| a * b as f64).sum();
@@ -180,7 +195,12 @@ fn zero_ratios_are_the_identity_and_gpu_draws_work() {
     };
     let u = Generator::new(9, 1).rand(&d, &[3, 4]).unwrap();
     let y = upload(&d, &x, &shape).translate_cutout(&u, &off).unwrap();
-    assert_close("identity", &y.to_vec().unwrap(), &x, Tol { rel: 0.0, abs: 0.0 });
+    assert_close(
+        "identity",
+        &y.to_vec().unwrap(),
+        &x,
+        Tol { rel: 0.0, abs: 0.0 },
+    );
     // Draws straight from the generator, read back only to build the reference.
     let tc = TranslateCutout::default();
     let y = upload(&d, &x, &shape).translate_cutout(&u, &tc).unwrap();
@@ -233,7 +253,10 @@ fn bad_inputs_are_typed_errors() {
         }
     }
     let invalid = |r: tailgrad::Result<Tensor>, needle: &str| match r.unwrap_err() {
-        e @ Error::Invalid { op: "translate_cutout", .. } => {
+        e @ Error::Invalid {
+            op: "translate_cutout",
+            ..
+        } => {
             assert!(e.to_string().contains(needle), "{e}")
         }
         e => panic!("{e}"),

@@ -41,7 +41,10 @@ fn side(n: usize, r: f64) -> usize {
 impl TranslateCutout {
     /// The largest shift along H and along W for H×W images.
     pub fn shifts(&self, h: usize, w: usize) -> [usize; 2] {
-        [side(h, self.translation_ratio), side(w, self.translation_ratio)]
+        [
+            side(h, self.translation_ratio),
+            side(w, self.translation_ratio),
+        ]
     }
 
     /// The cutout's side along H and along W (0: no cutout).
