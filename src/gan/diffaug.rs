@@ -222,7 +222,8 @@ fn color(x: &Tensor, draws: &Tensor) -> Result<Tensor> {
     let (u0, u1, u2) = (u(0)?, u(1)?, u(2)?);
     let sat = u1.scale(2.0)?;
     let con = u2.add_scalar(0.5)?;
-    let alpha = sat.mul(&con)?; // s·c
+    // s·c, the factor of x.
+    let alpha = sat.mul(&con)?;
     // c(1 − s), divided by C to weigh the channel sum instead of the mean.
     let beta = con.sub(&alpha)?.scale(1.0 / c as f32)?;
     // (1 − c) / (C·H·W) = (0.5 − u₂) / (C·H·W), the weight of the image sum.
