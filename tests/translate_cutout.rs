@@ -103,7 +103,8 @@ fn draws(rng: &mut Rng, b: usize, cols: usize) -> Vec<f32> {
         .collect()
 }
 
-const SHAPES: [[usize; 4]; 9] = [
+/// W = 131 > 64 splits rows into several runs of the software path's 64 outputs.
+const SHAPES: [[usize; 4]; 10] = [
     [1, 1, 1, 1],
     [3, 3, 1, 1],
     [1, 3, 1, 9],
@@ -113,6 +114,7 @@ const SHAPES: [[usize; 4]; 9] = [
     [1, 3, 32, 32],
     [5, 3, 32, 32],
     [7, 1, 32, 32],
+    [2, 3, 5, 131],
 ];
 
 #[test]
