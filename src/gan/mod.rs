@@ -1,7 +1,8 @@
 //! Pieces of class-conditional GAN training (issue #10) that sit beside the classifier's losses:
 //! the adversarial losses ([`GanLoss`]: hinge by default, non-saturating BCE, and both on mixed
 //! samples with soft realness targets) and LeCam regularization of D ([`LeCam`], canonical or
-//! the gSR repository's variant), and gSR's spectral regularization of G's CBN tables ([`Gsr`]).
+//! the gSR repository's variant), gSR's spectral regularization of G's CBN tables ([`Gsr`]) and
+//! DiffAugment of D's inputs ([`DiffAugment`]).
 //! docs/gan.md shows how a D and a G step use them.
 //!
 //! ```no_run
@@ -18,10 +19,12 @@
 //! # Ok::<(), tailgrad::Error>(())
 //! ```
 
+pub mod diffaug;
 pub mod gsr;
 pub mod lecam;
 pub mod loss;
 
+pub use diffaug::{DiffAugConfig, DiffAugOp, DiffAugment};
 pub use gsr::{group_shape, Grouping, Gsr, GsrConfig, GsrVariant};
 pub use lecam::{LeCam, LeCamConfig, LeCamVariant};
 pub use loss::GanLoss;
