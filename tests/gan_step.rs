@@ -4,7 +4,7 @@
 
 mod common;
 use common::{assert_steady, scratch};
-use tailgrad::gan::{GsrConfig, LeCamConfig};
+use tailgrad::gan::{DiffAugConfig, GsrConfig, LeCamConfig};
 use tailgrad::train::gan::{GanConfig, GanTrainer};
 
 #[test]
@@ -22,6 +22,7 @@ fn a_gan_step_reaches_a_steady_state() {
             ..LeCamConfig::default()
         }),
         gsr: Some(GsrConfig::default()),
+        diffaug: Some(DiffAugConfig::default()),
         out: s.0.clone(),
         ..GanConfig::default()
     };

@@ -6,7 +6,7 @@
 mod common;
 use common::scratch;
 use std::path::Path;
-use tailgrad::gan::{GsrConfig, LeCamConfig};
+use tailgrad::gan::{DiffAugConfig, GsrConfig, LeCamConfig};
 use tailgrad::nn::{self, Mode};
 use tailgrad::report::{Checkpoint, Entry};
 use tailgrad::train::gan::{
@@ -14,7 +14,8 @@ use tailgrad::train::gan::{
 };
 use tailgrad::{Error, Tensor};
 
-/// Widths 8, batch 8, two D steps per G step, LeCam active from the start, gSR on.
+/// Widths 8, batch 8, two D steps per G step, LeCam active from the start, gSR and DiffAugment
+/// on.
 fn tiny(out: &Path) -> GanConfig {
     GanConfig {
         dataset: "bundled".into(),
@@ -33,6 +34,7 @@ fn tiny(out: &Path) -> GanConfig {
             ..LeCamConfig::default()
         }),
         gsr: Some(GsrConfig::default()),
+        diffaug: Some(DiffAugConfig::default()),
         out: out.to_path_buf(),
         ..GanConfig::default()
     }
@@ -116,6 +118,7 @@ fn the_run_directory_has_everything() {
     let cfg = GanConfig {
         lecam: None,
         gsr: None,
+        diffaug: None,
         ..tiny(&s.0)
     };
     let summary = train_gan(&cfg, &quiet()).unwrap();

@@ -27,6 +27,9 @@ pub struct GanArgs {
     /// gSR on G's CBN tables with its default settings (the [gsr] table).
     #[arg(long)]
     gsr: bool,
+    /// DiffAugment color,translation,cutout on everything D sees (the [diffaug] table).
+    #[arg(long)]
+    diffaug: bool,
     #[command(flatten)]
     flags: GanFlags,
 }
@@ -92,6 +95,9 @@ pub fn run(a: GanArgs) -> Result<()> {
     }
     if a.gsr && cfg.gsr.is_none() {
         cfg.gsr = Some(Default::default());
+    }
+    if a.diffaug && cfg.diffaug.is_none() {
+        cfg.diffaug = Some(Default::default());
     }
     cfg = config_flags::apply(&cfg, &a.flags.0)?;
     if let Some(dir) = &a.resume {

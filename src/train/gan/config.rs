@@ -4,7 +4,7 @@
 
 use crate::data::long_tail::{Profile, SplitThresholds};
 use crate::data::DatasetKind;
-use crate::gan::{GanLoss, GsrConfig, LeCamConfig};
+use crate::gan::{DiffAugConfig, GanLoss, GsrConfig, LeCamConfig};
 use crate::nn::sngan::SnganConfig;
 use crate::train::{OptimConfig, Schedule};
 use crate::{Error, Result};
@@ -55,6 +55,9 @@ pub struct GanConfig {
     pub lecam: Option<LeCamConfig>,
     /// gSR on G's CBN tables; off when absent.
     pub gsr: Option<GsrConfig>,
+    /// DiffAugment of every image D sees (real and fake in D steps, fake in G steps); off when
+    /// absent.
+    pub diffaug: Option<DiffAugConfig>,
 }
 
 /// GAN Adam: lr 2e-4, betas (0.5, 0.9), no decay, constant rate (methods.md §2.7, SNGAN).
@@ -99,9 +102,13 @@ impl Default for GanConfig {
             out: PathBuf::from("runs/gan"),
             lecam: None,
             gsr: None,
+            diffaug: None,
         }
     }
 }
+
+/// D steps per G step must leave the random-stream slots of the G step and the sample grid free.
+pub(super) const MAX_N_DIS: usize = 0xFFFE;
 
 /// The named starting points of `--preset`.
 pub const PRESETS: [&str; 2] = ["small", "sngan32"];
@@ -149,6 +156,11 @@ impl GanConfig {
         let bad = |what: String| Err(Error::Config(what));
         if self.steps == 0 || self.n_dis == 0 || self.log_every == 0 || self.grid_columns == 0 {
             return bad("steps, n_dis, log_every and grid_columns must be >= 1".into());
+        }
+        if self.n_dis >= MAX_N_DIS || self.steps > u32::MAX as u64 {
+            return bad(format!(
+                "n_dis must be below {MAX_N_DIS} and steps at most 2^32 - 1 (the random streams' keys)"
+            ));
         }
         if self.batch < 2 {
             return bad(format!(

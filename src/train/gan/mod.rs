@@ -114,7 +114,7 @@ fn print_header(t: &GanTrainer) {
     let c = &t.cfg;
     eprintln!(
         "GAN on {} ({} classes, counts {:?}), G {} / D {} wide, batch {}, n_dis {}, {} steps, \
-         loss {}{}{} on {}",
+         loss {}{}{}{} on {}",
         c.dataset,
         t.classes(),
         t.counts,
@@ -126,6 +126,11 @@ fn print_header(t: &GanTrainer) {
         c.loss,
         if c.lecam.is_some() { " + LeCam" } else { "" },
         if c.gsr.is_some() { " + gSR" } else { "" },
+        if c.diffaug.is_some() {
+            " + DiffAugment"
+        } else {
+            ""
+        },
         t.device().report().name
     );
 }

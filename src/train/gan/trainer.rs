@@ -4,14 +4,14 @@
 //! (seed, step, slot), so a resumed run draws exactly what the uninterrupted one did; nothing
 //! is read back inside a step and each optimizer step is one submit.
 
-use super::config::{GanConfig, Resolved};
+use super::config::{GanConfig, Resolved, MAX_N_DIS};
 use crate::autograd::no_grad;
 use crate::data::gpu::{Augment, GpuDataset};
 use crate::data::long_tail::{self, Split};
 use crate::data::sampler::Sampling;
 use crate::data::shuffle::SplitMix64;
 use crate::data::{self, DatasetKind};
-use crate::gan::{Gsr, GsrConfig, LeCam};
+use crate::gan::{DiffAugment, Gsr, GsrConfig, LeCam};
 use crate::nn::sngan::{Discriminator, Generator};
 use crate::nn::{self, Mode};
 use crate::optim::Optimizer;
@@ -21,10 +21,10 @@ use crate::{DType, Device, Error, Result, Tensor};
 /// Stream tags that keep the run's random consumers apart.
 const Z_TAG: u64 = 0x7a5f_6c61_7465_6e74;
 const Y_TAG: u64 = 0x795f_6661_6b65_0000;
-/// The slot of the G step's draws (D step j uses slot j).
-const G_SLOT: u32 = 1 << 16;
+/// The slot of the G step's draws (D step j uses slot j < `MAX_N_DIS`).
+const G_SLOT: u32 = MAX_N_DIS as u32 + 1;
 /// The slot of the sample grid's fixed z.
-const GRID_SLOT: u32 = (1 << 16) + 1;
+const GRID_SLOT: u32 = MAX_N_DIS as u32;
 
 /// Per-iteration metrics summed on the GPU between log lines: D loss, D(real), D(fake) and the
 /// LeCam term (means over the n_dis D steps), G loss and the gSR term.
@@ -57,6 +57,7 @@ pub struct GanTrainer {
     opt_d: Box<dyn Optimizer>,
     lecam: Option<LeCam>,
     gsr: Option<Gsr>,
+    diffaug: Option<DiffAugment>,
     /// σ of every CBN table for the logs when gSR is off (outside the graph).
     monitor: Option<Gsr>,
     /// The shuffled order of the real set's current pass: (1-indexed pass, indices).
@@ -110,6 +111,7 @@ impl GanTrainer {
             Some(c) => Some(LeCam::new(&dev, c.clone(), cfg.batch)?),
             None => None,
         };
+        let diffaug = cfg.diffaug.clone().map(DiffAugment::new).transpose()?;
         let layers = g.cbn_layers();
         let gsr = match &cfg.gsr {
             Some(c) => Some(Gsr::new(&dev, &layers, &counts, c.clone(), cfg.seed)?),
@@ -138,6 +140,7 @@ impl GanTrainer {
             opt_d,
             lecam,
             gsr,
+            diffaug,
             monitor,
             order: (0, Vec::new()),
             zero: Tensor::zeros(&dev, &[1])?,
@@ -178,7 +181,7 @@ impl GanTrainer {
             self.g.forward(&z, &self.upload_labels(&yf)?)?
         };
         y.extend_from_slice(&yf);
-        let x = Tensor::concat(&[&xr, &xf], 0)?;
+        let x = self.augment(Tensor::concat(&[&xr, &xf], 0)?, j)?;
         let out = self.d.forward(&x, &self.upload_labels(&y)?, Mode::Train)?;
         let (dr, df) = (out.slice(0, 0, b)?, out.slice(0, b, 2 * b)?);
         let mut loss = self.cfg.loss.d_loss(&dr, &df)?;
@@ -232,7 +235,7 @@ impl GanTrainer {
     fn g_loss(&mut self) -> Result<(Tensor, Option<Tensor>)> {
         let (z, yf) = self.latents(self.step, G_SLOT, self.cfg.batch)?;
         let yf = self.upload_labels(&yf)?;
-        let xf = self.g.forward(&z, &yf)?;
+        let xf = self.augment(self.g.forward(&z, &yf)?, G_SLOT)?;
         let mut loss = self
             .cfg
             .loss
@@ -246,6 +249,14 @@ impl GanTrainer {
         }
         loss.backward()?;
         Ok((loss, gsr))
+    }
+
+    /// DiffAugment with the draws of (seed, step, slot), when on.
+    fn augment(&self, x: Tensor, slot: u32) -> Result<Tensor> {
+        match &self.diffaug {
+            Some(a) => a.apply(&x, self.cfg.seed, self.step, slot),
+            None => Ok(x),
+        }
     }
 
     fn accumulate(&mut self, row: &[Tensor], scale: f32) -> Result<()> {
