@@ -108,12 +108,22 @@ fn params(lambda: f32, u: (f32, f32), v: (f32, f32), tau: (f32, f32)) -> MaskPar
 fn boxes(h: usize, w: usize) -> Vec<MaskParams> {
     let (hf, wf) = (h as f32, w as f32);
     vec![
-        params(0.37, (wf * 0.25, wf * 0.75), (hf * 0.3, hf * 0.6), (0.8, 1.3)),
+        params(
+            0.37,
+            (wf * 0.25, wf * 0.75),
+            (hf * 0.3, hf * 0.6),
+            (0.8, 1.3),
+        ),
         params(0.0, (0.0, wf * 0.5), (hf * 0.5, hf), (0.4, 0.4)),
         params(1.0, (-3.0, wf + 5.0), (-0.5, hf * 0.5), (2.5, 0.1)),
         params(0.5, (wf * 0.5, wf * 0.5), (0.0, hf), (0.1, 0.1)),
         params(0.25, (wf + 1.0, wf + 4.0), (0.0, hf), (0.3, 0.3)),
-        params(0.9, (0.0, wf), (0.0, hf), (0.1 * wf.max(1.0), 0.1 * hf.max(1.0))),
+        params(
+            0.9,
+            (0.0, wf),
+            (0.0, hf),
+            (0.1 * wf.max(1.0), 0.1 * hf.max(1.0)),
+        ),
         params(0.61, (1.3, 2.7), (0.49, 5.51), (0.05, 3.0)),
     ]
 }
@@ -173,8 +183,14 @@ fn smooth_masks_match_the_f64_reference() {
         let ps = boxes(h, w);
         let el = max_err(MaskKind::Logistic, &ps, h, w);
         let eg = max_err(MaskKind::Gaussian, &ps, h, w);
-        assert!(el <= LOGISTIC_TOL, "logistic {h}x{w}: {el:e} > {LOGISTIC_TOL:e}");
-        assert!(eg <= GAUSSIAN_TOL, "gaussian {h}x{w}: {eg:e} > {GAUSSIAN_TOL:e}");
+        assert!(
+            el <= LOGISTIC_TOL,
+            "logistic {h}x{w}: {el:e} > {LOGISTIC_TOL:e}"
+        );
+        assert!(
+            eg <= GAUSSIAN_TOL,
+            "gaussian {h}x{w}: {eg:e} > {GAUSSIAN_TOL:e}"
+        );
         (worst_l, worst_g) = (worst_l.max(el), worst_g.max(eg));
     }
     println!(
@@ -190,7 +206,10 @@ fn empty_and_full_boxes() {
     let empty = params(0.5, (4.0, 4.0), (0.0, 7.0), (0.5, 0.5));
     for kind in [MaskKind::Box, MaskKind::Logistic, MaskKind::Gaussian] {
         // Equal edges: both ramps read the same value, so b is exactly 0.
-        assert!(run(kind, &[empty], h, w).iter().all(|&a| a == 1.0), "{kind:?}");
+        assert!(
+            run(kind, &[empty], h, w).iter().all(|&a| a == 1.0),
+            "{kind:?}"
+        );
     }
     let full = params(0.5, (0.0, 13.0), (0.0, 7.0), (0.01, 0.01));
     assert!(run(MaskKind::Box, &[full], h, w).iter().all(|&a| a == 0.0));
