@@ -1,7 +1,8 @@
 //! Pieces of class-conditional GAN training (issue #10) that sit beside the classifier's losses:
 //! the adversarial losses ([`GanLoss`]: hinge by default, non-saturating BCE, and both on mixed
 //! samples with soft realness targets) and LeCam regularization of D ([`LeCam`], canonical or
-//! the gSR repository's variant), and gSR's spectral regularization of G's CBN tables ([`Gsr`]).
+//! the gSR repository's variant), gSR's spectral regularization of G's CBN tables ([`Gsr`]) and
+//! sample mixing for D (Mixup, CutMix, SRMix: [`Mixer`]).
 //! docs/gan.md shows how a D and a G step use them.
 //!
 //! ```no_run
@@ -21,7 +22,9 @@
 pub mod gsr;
 pub mod lecam;
 pub mod loss;
+pub mod mixing;
 
 pub use gsr::{group_shape, Grouping, Gsr, GsrConfig, GsrVariant};
 pub use lecam::{LeCam, LeCamConfig, LeCamVariant};
 pub use loss::GanLoss;
+pub use mixing::{MixConfig, MixDraw, MixFormalism, MixKernel, MixKind, Mixed, Mixer};
