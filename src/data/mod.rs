@@ -8,6 +8,7 @@ pub mod extrapolation;
 pub mod gpu;
 pub mod idx;
 pub mod long_tail;
+pub mod random;
 pub mod sampler;
 pub mod shuffle;
 

@@ -99,7 +99,7 @@ pub(super) fn outputs(op: &'static str, d: &Tensor) -> Result<Tensor> {
 }
 
 /// Targets `t` as `[B]` for the outputs `d`: one per sample, `[B]` or `[B, 1]`.
-fn targets(op: &'static str, d: &Tensor, t: &Tensor) -> Result<Tensor> {
+pub(super) fn targets(op: &'static str, d: &Tensor, t: &Tensor) -> Result<Tensor> {
     match *t.shape() {
         [b] | [b, 1] if b == d.shape()[0] => t.reshape(&[b]),
         _ => Err(Error::Shape {

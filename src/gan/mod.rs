@@ -2,7 +2,8 @@
 //! the adversarial losses ([`GanLoss`]: hinge by default, non-saturating BCE, and both on mixed
 //! samples with soft realness targets) and LeCam regularization of D ([`LeCam`], canonical or
 //! the gSR repository's variant), gSR's spectral regularization of G's CBN tables ([`Gsr`]) and
-//! DiffAugment of D's inputs ([`DiffAugment`]).
+//! DiffAugment of D's inputs ([`DiffAugment`]) and sample mixing for D (Mixup, CutMix, SRMix:
+//! [`Mixer`]).
 //! docs/gan.md shows how a D and a G step use them.
 //!
 //! ```no_run
@@ -23,8 +24,10 @@ pub mod diffaug;
 pub mod gsr;
 pub mod lecam;
 pub mod loss;
+pub mod mixing;
 
 pub use diffaug::{DiffAugConfig, DiffAugOp, DiffAugment};
 pub use gsr::{group_shape, Grouping, Gsr, GsrConfig, GsrVariant};
 pub use lecam::{LeCam, LeCamConfig, LeCamVariant};
 pub use loss::GanLoss;
+pub use mixing::{MixConfig, MixDraw, MixFormalism, MixKernel, MixKind, Mixed, Mixer};

@@ -12,6 +12,7 @@ pub mod fill;
 pub mod gather;
 pub mod layout;
 pub mod matmul;
+pub mod mix_mask;
 pub mod pool;
 pub mod reduce;
 pub mod rng;
