@@ -6,7 +6,7 @@
 mod common;
 use common::scratch;
 use std::path::Path;
-use tailgrad::gan::{DiffAugConfig, GsrConfig, LeCamConfig};
+use tailgrad::gan::{DiffAugConfig, GsrConfig, LeCamConfig, MixConfig, MixFormalism, MixKind};
 use tailgrad::nn::{self, Mode};
 use tailgrad::report::{Checkpoint, Entry};
 use tailgrad::train::gan::{
@@ -78,11 +78,29 @@ fn entries(dir: &Path) -> Vec<(String, Vec<u64>)> {
 
 #[test]
 fn a_killed_run_resumes_bit_for_bit() {
-    let s = scratch("gan-resume");
-    let full = tiny(&s.0.join("full"));
+    assert_resumes("gan-resume", &|out| tiny(out));
+}
+
+#[test]
+fn a_mixing_run_resumes_bit_for_bit() {
+    // SRMix with the consistency formalism: D sees real, fake, paired fake and mixed blocks.
+    assert_resumes("gan-resume-mix", &|out| GanConfig {
+        mixing: Some(MixConfig {
+            kind: MixKind::SrMix,
+            formalism: MixFormalism::Consistency,
+            p_mix: 0.5,
+            ..MixConfig::default()
+        }),
+        ..tiny(out)
+    });
+}
+
+fn assert_resumes(name: &str, config: &dyn Fn(&Path) -> GanConfig) {
+    let s = scratch(name);
+    let full = config(&s.0.join("full"));
     train_gan(&full, &quiet()).unwrap();
     // Killed after G step 5: the last checkpoint is step 3, so steps 4 and 5 run twice.
-    let cut = tiny(&s.0.join("cut"));
+    let cut = config(&s.0.join("cut"));
     let stop = GanRunOptions {
         stop_at: Some(5),
         ..quiet()
@@ -204,6 +222,23 @@ fn a_g_step_leaves_d_gradients_alone() {
 }
 
 #[test]
+fn cutmix_can_replace_the_fake_half() {
+    let s = scratch("gan-replace");
+    let cfg = GanConfig {
+        steps: 2,
+        lecam: None,
+        mixing: Some(MixConfig {
+            kind: MixKind::CutMix,
+            replace_fake: true,
+            ..MixConfig::default()
+        }),
+        ..tiny(&s.0)
+    };
+    let last = train_gan(&cfg, &quiet()).unwrap().last.unwrap();
+    assert!(last.d_loss.is_finite() && last.d_fake.is_finite());
+}
+
+#[test]
 fn configs_are_checked() {
     let s = scratch("gan-config");
     let bad = |cfg: GanConfig, want: &str| match GanTrainer::new(&cfg) {
@@ -254,6 +289,34 @@ fn configs_are_checked() {
     let c = GanConfig::from_toml("steps = 9\n[optim_g]\nlr = 1e-3\n[gsr]\n").unwrap();
     assert_eq!((c.steps, c.optim_g.lr, c.optim_d.lr), (9, 1e-3, 2e-4));
     assert_eq!((c.gsr, c.lecam), (Some(GsrConfig::default()), None));
+    let mix = |m: MixConfig| GanConfig {
+        mixing: Some(MixConfig {
+            kind: MixKind::Mixup,
+            ..m
+        }),
+        ..base.clone()
+    };
+    bad(
+        mix(MixConfig {
+            g_through_mix: true,
+            ..MixConfig::default()
+        }),
+        "g_through_mix",
+    );
+    bad(
+        mix(MixConfig {
+            replace_fake: true,
+            ..MixConfig::default()
+        }),
+        "LeCam",
+    );
+    bad(
+        mix(MixConfig {
+            alpha: 0.0,
+            ..MixConfig::default()
+        }),
+        "alpha",
+    );
     let typo = GanConfig::from_toml("[lecam]\nlamda = 0.1\n");
     assert!(matches!(typo, Err(Error::Config(m)) if m.contains("lamda")));
 }

@@ -45,6 +45,7 @@ const FLAGS: &[Flag] = &[
     flag("g-width", "g_width", "Channels of G's blocks (paper 256)"),
     flag("d-width", "d_width", "Channels of D's blocks (paper 128)"),
     flag("loss", "loss", "hinge | bce"),
+    flag("mix", "mixing.kind", "Sample mixing for D: none | mixup | cutmix | srmix (the [mixing] table)"),
     flag("lr-g", "optim_g.lr", "G's learning rate"),
     flag("lr-d", "optim_d.lr", "D's learning rate"),
     flag("log-every", "log_every", "A metrics line every N G steps"),

@@ -4,7 +4,7 @@
 
 use crate::data::long_tail::{Profile, SplitThresholds};
 use crate::data::DatasetKind;
-use crate::gan::{DiffAugConfig, GanLoss, GsrConfig, LeCamConfig};
+use crate::gan::{DiffAugConfig, GanLoss, GsrConfig, LeCamConfig, MixConfig, MixKind};
 use crate::nn::sngan::SnganConfig;
 use crate::train::{OptimConfig, Schedule};
 use crate::{Error, Result};
@@ -58,6 +58,8 @@ pub struct GanConfig {
     /// DiffAugment of every image D sees (real and fake in D steps, fake in G steps); off when
     /// absent.
     pub diffaug: Option<DiffAugConfig>,
+    /// Mixup / CutMix / SRMix batches for D (methods.md §A.3); off when absent.
+    pub mixing: Option<MixConfig>,
 }
 
 /// GAN Adam: lr 2e-4, betas (0.5, 0.9), no decay, constant rate (methods.md §2.7, SNGAN).
@@ -103,6 +105,7 @@ impl Default for GanConfig {
             lecam: None,
             gsr: None,
             diffaug: None,
+            mixing: None,
         }
     }
 }
@@ -185,6 +188,20 @@ impl GanConfig {
                     "{name}: GAN runs train at a constant rate (schedule = \"constant\", \
                      warmup_epochs = 0)"
                 ));
+            }
+        }
+        if let Some(m) = self.mixing.as_ref().filter(|m| m.kind != MixKind::None) {
+            if m.g_through_mix {
+                return bad(
+                    "mixing.g_through_mix is not supported by the trainer: D's mixed loss \
+                            would pull G toward helping D (docs/gan.md)"
+                        .into(),
+                );
+            }
+            if m.replace_fake && self.lecam.is_some() {
+                return bad(
+                    "mixing.replace_fake leaves no fake batch for LeCam's EMA: turn one off".into(),
+                );
             }
         }
         Ok(Resolved {

@@ -112,9 +112,25 @@ fn after_step(
 
 fn print_header(t: &GanTrainer) {
     let c = &t.cfg;
+    let mut extras = String::new();
+    for (on, name) in [
+        (c.lecam.is_some(), "LeCam".to_string()),
+        (c.gsr.is_some(), "gSR".to_string()),
+        (c.diffaug.is_some(), "DiffAugment".to_string()),
+        (
+            c.mixing.is_some(),
+            c.mixing
+                .as_ref()
+                .map_or(String::new(), |m| m.kind.to_string()),
+        ),
+    ] {
+        if on {
+            extras += &format!(" + {name}");
+        }
+    }
     eprintln!(
         "GAN on {} ({} classes, counts {:?}), G {} / D {} wide, batch {}, n_dis {}, {} steps, \
-         loss {}{}{}{} on {}",
+         loss {}{extras} on {}",
         c.dataset,
         t.classes(),
         t.counts,
@@ -124,13 +140,6 @@ fn print_header(t: &GanTrainer) {
         c.n_dis,
         c.steps,
         c.loss,
-        if c.lecam.is_some() { " + LeCam" } else { "" },
-        if c.gsr.is_some() { " + gSR" } else { "" },
-        if c.diffaug.is_some() {
-            " + DiffAugment"
-        } else {
-            ""
-        },
         t.device().report().name
     );
 }

@@ -11,7 +11,7 @@ use crate::data::long_tail::{self, Split};
 use crate::data::sampler::Sampling;
 use crate::data::shuffle::SplitMix64;
 use crate::data::{self, DatasetKind};
-use crate::gan::{DiffAugment, Gsr, GsrConfig, LeCam};
+use crate::gan::{DiffAugment, Gsr, GsrConfig, LeCam, MixFormalism, Mixer};
 use crate::nn::sngan::{Discriminator, Generator};
 use crate::nn::{self, Mode};
 use crate::optim::Optimizer;
@@ -23,12 +23,27 @@ const Z_TAG: u64 = 0x7a5f_6c61_7465_6e74;
 const Y_TAG: u64 = 0x795f_6661_6b65_0000;
 /// The slot of the G step's draws (D step j uses slot j < `MAX_N_DIS`).
 const G_SLOT: u32 = MAX_N_DIS as u32 + 1;
+/// Slots of the z of D step j's fakes when it mixes (its balanced fakes and the fakes paired
+/// with the real batch, in one draw).
+const PAIR_SLOT: u32 = 1 << 16;
 /// The slot of the sample grid's fixed z.
 const GRID_SLOT: u32 = MAX_N_DIS as u32;
 
 /// Per-iteration metrics summed on the GPU between log lines: D loss, D(real), D(fake) and the
 /// LeCam term (means over the n_dis D steps), G loss and the gSR term.
 pub(super) const METRICS: [&str; 6] = ["d_loss", "d_real", "d_fake", "lecam", "g_loss", "gsr"];
+
+/// D's input of one D step: blocks of `b` images (block 0 real; the others where given) with
+/// their labels, and the mixed batch's realness targets.
+struct DBatch {
+    b: usize,
+    x: Tensor,
+    labels: Vec<u32>,
+    fake: Option<usize>,
+    paired: Option<usize>,
+    mixed: Option<usize>,
+    t: Option<Tensor>,
+}
 
 /// What a log step reads back.
 pub(super) struct Drained {
@@ -58,11 +73,13 @@ pub struct GanTrainer {
     lecam: Option<LeCam>,
     gsr: Option<Gsr>,
     diffaug: Option<DiffAugment>,
+    mixer: Option<Mixer>,
     /// σ of every CBN table for the logs when gSR is off (outside the graph).
     monitor: Option<Gsr>,
     /// The shuffled order of the real set's current pass: (1-indexed pass, indices).
     order: (u64, Vec<u32>),
     zero: Tensor,
+    ones: Option<Tensor>,
     /// G steps done.
     pub step: u64,
     /// D steps done (they key the real batches).
@@ -112,6 +129,7 @@ impl GanTrainer {
             None => None,
         };
         let diffaug = cfg.diffaug.clone().map(DiffAugment::new).transpose()?;
+        let mixer = cfg.mixing.clone().map(Mixer::new).transpose()?;
         let layers = g.cbn_layers();
         let gsr = match &cfg.gsr {
             Some(c) => Some(Gsr::new(&dev, &layers, &counts, c.clone(), cfg.seed)?),
@@ -141,9 +159,11 @@ impl GanTrainer {
             lecam,
             gsr,
             diffaug,
+            mixer,
             monitor,
             order: (0, Vec::new()),
             zero: Tensor::zeros(&dev, &[1])?,
+            ones: None,
             dev,
             cfg: cfg.clone(),
             step: 0,
@@ -169,24 +189,37 @@ impl GanTrainer {
         self.g_step()
     }
 
-    /// D step `j` of the current iteration: hinge (or BCE) on a real and a fake batch, plus
-    /// LeCam. Real and fake go through D as one batch (one spectral-norm power iteration per D
-    /// step; StudioGAN calls D twice, so it runs two).
+    /// D step `j` of the current iteration: hinge (or BCE) on a real and a fake batch, LeCam,
+    /// and the mixed batch's term when mixing is on. Everything D sees goes through it as one
+    /// batch (one spectral-norm power iteration per D step; StudioGAN calls D twice, so it runs
+    /// two).
     pub fn d_step(&mut self, j: u32) -> Result<()> {
-        let b = self.cfg.batch;
-        let (xr, mut y) = self.real_batch()?;
-        let (z, yf) = self.latents(self.step, j, b)?;
-        let xf = {
-            let _guard = no_grad();
-            self.g.forward(&z, &self.upload_labels(&yf)?)?
+        let batch = self.d_batch(j)?;
+        let x = self.augment(batch.x, j)?;
+        let out = self
+            .d
+            .forward(&x, &self.upload_labels(&batch.labels)?, Mode::Train)?;
+        let part = |k: Option<usize>| {
+            k.map(|k| out.slice(0, k * batch.b, (k + 1) * batch.b))
+                .transpose()
         };
-        y.extend_from_slice(&yf);
-        let x = self.augment(Tensor::concat(&[&xr, &xf], 0)?, j)?;
-        let out = self.d.forward(&x, &self.upload_labels(&y)?, Mode::Train)?;
-        let (dr, df) = (out.slice(0, 0, b)?, out.slice(0, b, 2 * b)?);
-        let mut loss = self.cfg.loss.d_loss(&dr, &df)?;
+        let (dr, df, dp, dm) = (
+            part(Some(0))?.unwrap(),
+            part(batch.fake)?,
+            part(batch.paired)?,
+            part(batch.mixed)?,
+        );
+        let mut loss = match &df {
+            Some(df) => self.cfg.loss.d_loss(&dr, df)?,
+            // `replace_fake`: the mixed batch stands in for the fake half.
+            None => self.cfg.loss.d_loss_mixed(&dr, &self.ones(batch.b)?)?,
+        };
+        if let (Some(m), Some(dm), Some(t)) = (&self.mixer, &dm, &batch.t) {
+            loss = loss.add(&m.loss(self.cfg.loss, dm, t, Some(&dr), dp.as_ref())?)?;
+        }
+        let d_fake = df.or(dm).unwrap_or_else(|| dr.clone());
         let lecam = match &mut self.lecam {
-            Some(l) => l.regularize(&dr, &df, self.step)?,
+            Some(l) => l.regularize(&dr, &d_fake, self.step)?,
             None => None,
         };
         if let Some(r) = &lecam {
@@ -198,7 +231,7 @@ impl GanTrainer {
         let row = [
             loss.reshape(&[1])?,
             dr.mean_all()?.reshape(&[1])?,
-            df.mean_all()?.reshape(&[1])?,
+            d_fake.mean_all()?.reshape(&[1])?,
             lecam.map_or(Ok(self.zero.clone()), |r| r.reshape(&[1]))?,
             self.zero.clone(),
             self.zero.clone(),
@@ -206,6 +239,67 @@ impl GanTrainer {
         self.accumulate(&row, 1.0 / self.cfg.n_dis as f32)?;
         self.d_steps += 1;
         self.dev.end_step()
+    }
+
+    /// What D sees in D step `j`, in blocks of B: the real batch; the fakes with balanced
+    /// labels (unless mixing replaces them); and, when this step mixes, the fakes paired with
+    /// the real batch (drawn with its labels, so pair i shares one class) if the consistency
+    /// formalism needs D on them, and the mixed batch. One G forward makes every fake.
+    fn d_batch(&mut self, j: u32) -> Result<DBatch> {
+        let b = self.cfg.batch;
+        let (xr, yr) = self.real_batch()?;
+        let draws =
+            (self.mixer.as_ref()).and_then(|m| m.draws(b, self.cfg.seed, self.step, j as u64));
+        let mixer = self.mixer.as_ref().filter(|_| draws.is_some());
+        let replace = mixer.is_some_and(|m| m.config().replace_fake);
+        let (z, mut g_labels) = self.latents(self.step, j, b)?;
+        let mut z = z;
+        if replace {
+            g_labels = yr.clone();
+        } else if mixer.is_some() {
+            g_labels.extend_from_slice(&yr);
+            z = keyed_normal(
+                &self.dev,
+                self.cfg.seed,
+                self.step,
+                PAIR_SLOT + j,
+                &[2 * b, self.cfg.z_dim],
+            )?;
+        }
+        let fakes = {
+            let _guard = no_grad();
+            self.g.forward(&z, &self.upload_labels(&g_labels)?)?
+        };
+        let mut out = DBatch {
+            b,
+            x: xr,
+            labels: yr.clone(),
+            fake: None,
+            paired: None,
+            mixed: None,
+            t: None,
+        };
+        let mut parts = vec![out.x.clone()];
+        let mut push = |x: Tensor, y: &[u32], parts: &mut Vec<Tensor>| {
+            out.labels.extend_from_slice(y);
+            parts.push(x);
+            Some(parts.len() - 1)
+        };
+        if !replace {
+            out.fake = push(fakes.slice(0, 0, b)?, &g_labels[..b], &mut parts);
+        }
+        if let (Some(m), Some(draws)) = (mixer, draws) {
+            let paired = fakes.slice(0, fakes.shape()[0] - b, fakes.shape()[0])?;
+            if m.config().formalism == MixFormalism::Consistency {
+                out.paired = push(paired.clone(), &yr, &mut parts);
+            }
+            let mixed = m.mix_with(&parts[0], &paired, &draws)?;
+            out.mixed = push(mixed.x, &yr, &mut parts);
+            out.t = Some(mixed.t);
+        }
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        out.x = Tensor::concat(&refs, 0)?;
+        Ok(out)
     }
 
     /// The G step: G's loss through D with D's parameters frozen (D's gradients stay as they
@@ -249,6 +343,15 @@ impl GanTrainer {
         }
         loss.backward()?;
         Ok((loss, gsr))
+    }
+
+    /// Realness targets of 1 for `n` samples (cached: every D step that replaces the fakes uses
+    /// the same).
+    fn ones(&mut self, n: usize) -> Result<Tensor> {
+        if self.ones.as_ref().is_none_or(|t| t.numel() != n) {
+            self.ones = Some(Tensor::ones(&self.dev, &[n])?);
+        }
+        Ok(self.ones.clone().unwrap())
     }
 
     /// DiffAugment with the draws of (seed, step, slot), when on.
