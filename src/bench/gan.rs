@@ -33,7 +33,7 @@ pub(super) fn entries(r: &mut Vec<Bench>, quick: bool) {
         let (g, d) = sngan_macs(&model);
         let (gb, db) = (g * b as f64, d * b as f64);
         let shape = format!("{b}x1x32x32 G{gw} D{dw}");
-        let variant = format!("{name}");
+        let variant = name.to_string();
         let d_step = 2.0 * gb + 3.0 * 2.0 * db;
         let g_step = 3.0 * gb + 2.0 * db;
         r.push(forward_g(
