@@ -1,8 +1,15 @@
 //! nn::SpectralNorm and the SN layers against f64 references of PyTorch's
 //! `torch.nn.utils.spectral_norm`: one power iteration (order, eps, stored u and v), convergence
 //! of σ(W / σ̂) to 1 (GPU SVD up to 64, f64 power iteration for a 128×1152 conv), the gradient
-//! through σ̂ with u, v constant, eval mode, checkpoints, and errors.
-
+//! through σ̂ with u, v constant, eval mode, checkpoints, and errors. The fused `spectral_norm`
+//! kernel (ops::spectral_norm): forward and backward vs f64 on awkward shapes under both work
+//! splits, gradcheck, the eps floor, one dispatch each way, pending gradients immune to later
+//! forwards, and the loop-budget refusal.
+//!
+//! Mutations seen to fail (then reverted): the backward binding the module's u, v instead of its
+//! forward's copies (the two pending-gradient tests); a segment tree one level too high (8
+//! tests); the backward without its σ term (4 tests); v normalised as a / (‖a‖ + eps), not
+//! a / max(‖a‖, eps) (only `norms_below_eps_are_floored_as_in_pytorch`).
 mod common;
 use common::*;
 use tailgrad::nn::{
@@ -10,6 +17,8 @@ use tailgrad::nn::{
     SnLinear, SpectralNorm, SN_EPS,
 };
 use tailgrad::ops::spectral::svd;
+use tailgrad::ops::spectral_norm::force_split;
+use tailgrad::runtime::DeviceClass;
 use tailgrad::train::{StateReader, StateWriter};
 use tailgrad::{Device, Error, Generator, Tensor};
 
@@ -439,4 +448,244 @@ fn bad_eps_and_dtypes_are_errors() {
     let labels = Tensor::from_u32(&d, &[1, 2], &[1, 2]).unwrap();
     let e = SpectralNorm::new(labels, &mut gen, SN_EPS);
     assert!(matches!(e, Err(Error::Invalid { .. })));
+}
+
+// ---- the fused kernel: f64 references on awkward shapes, gradcheck, dispatch counts ----------
+
+/// `(g − (Σ g⊙y)·u vᵀ) / σ` in f64, y = W/σ, σ = uᵀWv: the gradient through `W / σ̂` with u, v
+/// constant.
+fn sn_grad(w: &[f64], o: usize, n: usize, (u, v): (&[f64], &[f64]), g: &[f64]) -> Vec<f64> {
+    let sigma = dot(u, &mv(w, o, n, v));
+    let k = dot(g, w) / sigma;
+    (0..o * n)
+        .map(|t| (g[t] - k * u[t / n] * v[t % n]) / sigma)
+        .collect()
+}
+
+/// The largest error of `got` relative to the largest |want| (the scale of the whole tensor, so
+/// tiny entries do not blow up a per-entry ratio).
+fn err(got: &Tensor, want: &[f64]) -> f64 {
+    max_rel(&read(got), want)
+}
+
+/// A 1-row head (O = 1), a 1-column weight, primes, more rows than the workgroup has threads, a
+/// conv, and SNGAN's conv matrices at paper widths (128×1152 and 256×2304).
+const AWKWARD: &[&[usize]] = &[
+    &[1, 7],
+    &[1, 300],
+    &[300, 1],
+    &[7, 13],
+    &[13, 7],
+    &[257, 3],
+    &[5, 3, 3, 3],
+    &[128, 128, 3, 3],
+    &[256, 2304],
+];
+
+#[test]
+fn fused_forward_and_backward_match_f64_on_awkward_shapes() {
+    let d = dev();
+    let mut rng = Rng::new(21);
+    // Both work splits on whatever adapter runs the tests (lavapipe in CI runs the GPU split too).
+    for class in [DeviceClass::Software, DeviceClass::Gpu] {
+        let _split = force_split(class);
+        for &shape in AWKWARD {
+            let (o, n) = dims(shape);
+            let w = as_f32(&rng.vec(o * n, -1.0, 1.0));
+            let g = as_f32(&rng.vec(o * n, -1.0, 1.0));
+            let sn = sn_of(&d, &w, shape, 3);
+            let (u, v, sigma) = torch_step(&w, o, n, &read(sn.u()));
+            let y = sn.weight_sn(Mode::Train).unwrap();
+            y.backward_with(&upload(&d, &g, shape)).unwrap();
+            let y_want: Vec<f64> = w.iter().map(|x| x / sigma).collect();
+            let dw_want = sn_grad(&w, o, n, (&u, &v), &g);
+            let dw = sn.weight().grad().unwrap();
+            let errs = [
+                err(sn.u(), &u),
+                err(sn.v(), &v),
+                err(&y, &y_want),
+                err(&dw, &dw_want),
+            ];
+            // Eval from the stored vectors: σ = uᵀ(Wv) of exactly what the GPU stored.
+            sn.weight().zero_grad();
+            let (us, vs) = (read(sn.u()), read(sn.v()));
+            let sigma = dot(&us, &mv(&w, o, n, &vs));
+            let y = sn.weight_sn(Mode::Eval).unwrap();
+            y.backward_with(&upload(&d, &g, shape)).unwrap();
+            let y_want: Vec<f64> = w.iter().map(|x| x / sigma).collect();
+            let dw_want = sn_grad(&w, o, n, (&us, &vs), &g);
+            let eval = [
+                err(&y, &y_want),
+                err(&sn.weight().grad().unwrap(), &dw_want),
+            ];
+            let e = |x: &[f64]| {
+                x.iter()
+                    .map(|e| format!("{e:.1e}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            println!(
+                "{class:?} {shape:?}: train u v y dW {}, eval y dW {}",
+                e(&errs),
+                e(&eval)
+            );
+            // Errors relative to each tensor's largest entry. f32 sums of up to 2304 products
+            // (GEMVs, norms, Σ g⊙W over 590 k entries in fixed-order trees): measured at most
+            // 1.0e-6 (u at 256×2304, software split), ≤ 5.8e-7 elsewhere, on lavapipe; 4e-6
+            // leaves room for other summation orders.
+            for (what, e) in ["u", "v", "W/σ", "dW", "eval W/σ", "eval dW"]
+                .iter()
+                .zip(errs.iter().chain(&eval))
+            {
+                assert!(*e < 4e-6, "{class:?} {shape:?} {what}: {e:.2e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gradcheck_through_the_fused_kernel() {
+    let mut rng = Rng::new(23);
+    for shape in [vec![1usize, 5], vec![7, 13], vec![3, 2, 2, 2]] {
+        let (o, n) = dims(&shape);
+        let x = rng.vec(o * n, -1.0, 1.0);
+        // The draw of u, v does not depend on W: read them from a probe layer with the same seed.
+        let probe = sn_of(&dev(), &vec![0.0; o * n], &shape, 4);
+        let (u0, v0) = (read(probe.u()), read(probe.v()));
+        for mode in [Mode::Train, Mode::Eval] {
+            // Train: the gradient holds the vectors of the update of the unperturbed W constant.
+            let (u, v) = match mode {
+                Mode::Train => {
+                    let (u, v, _) = torch_step(&as_f32(&x), o, n, &u0);
+                    (u, v)
+                }
+                Mode::Eval => (u0.clone(), v0.clone()),
+            };
+            let cpu = |xs: &[Vec<f64>]| {
+                let sigma = dot(&u, &mv(&xs[0], o, n, &v));
+                xs[0].iter().map(|a| a / sigma).collect()
+            };
+            let gpu = |p: &[Tensor]| {
+                SpectralNorm::new(p[0].clone(), &mut Generator::new(4, 0), SN_EPS)?.weight_sn(mode)
+            };
+            // As check_grad: f64 differences are exact to ~1e-10, the f32 kernel leaves ~1e-7.
+            let tol = Tol {
+                rel: 1e-5,
+                abs: 1e-6,
+            };
+            gradcheck(
+                &format!("{shape:?} {mode:?}"),
+                &[(x.clone(), shape.clone())],
+                &gpu,
+                &cpu,
+                tol,
+            );
+        }
+    }
+}
+
+#[test]
+fn one_dispatch_a_forward_and_one_a_backward() {
+    // A device of its own: the counters are per device and other tests run concurrently.
+    let d = Device::open().unwrap();
+    let mut rng = Rng::new(25);
+    let one = |entry: &'static str| Counts::from([(("spectral_norm", entry), 1)]);
+    for shape in [vec![1usize, 7], vec![128, 128, 3, 3]] {
+        let (o, n) = dims(&shape);
+        let w = as_f32(&rng.vec(o * n, -1.0, 1.0));
+        let g = upload(&d, &rng.vec(o * n, -1.0, 1.0), &shape);
+        for mode in [Mode::Train, Mode::Eval] {
+            let sn = sn_of(&d, &w, &shape, 1);
+            let mut y = None;
+            let fwd = dispatched(&d, || y = Some(sn.weight_sn(mode).unwrap()));
+            let bwd = dispatched(&d, || y.unwrap().backward_with(&g).unwrap());
+            assert_eq!(fwd, one("forward"), "{shape:?} {mode:?}");
+            assert_eq!(bwd, one("backward"), "{shape:?} {mode:?}");
+            // Frozen: the same forward (the update still runs, as in PyTorch), no graph.
+            sn.weight().set_requires_grad(false).unwrap();
+            let mut y = None;
+            let fwd = dispatched(&d, || y = Some(sn.weight_sn(mode).unwrap()));
+            assert_eq!(fwd, one("forward"), "frozen {shape:?} {mode:?}");
+            assert!(y.unwrap().backward_with(&g).is_ok());
+        }
+    }
+}
+
+#[test]
+fn a_second_forward_before_the_backward_leaves_its_gradient_bit_for_bit() {
+    // D(real) then D(fake) before one backward: the first backward must use its own u, v and σ̂.
+    let d = dev();
+    let mut rng = Rng::new(27);
+    for shape in [vec![7usize, 13], vec![128, 128, 3, 3]] {
+        let (o, n) = dims(&shape);
+        let w = as_f32(&rng.vec(o * n, -1.0, 1.0));
+        let g = upload(&d, &rng.vec(o * n, -1.0, 1.0), &shape);
+        for first in [Mode::Train, Mode::Eval] {
+            let run = |second: bool| {
+                let sn = sn_of(&d, &w, &shape, 8);
+                sn.weight_sn(Mode::Train).unwrap();
+                let y = sn.weight_sn(first).unwrap();
+                let u = bits(sn.u());
+                if second {
+                    sn.weight_sn(Mode::Train).unwrap();
+                    assert_ne!(bits(sn.u()), u, "the second forward moved u");
+                }
+                y.backward_with(&g).unwrap();
+                bits(&sn.weight().grad().unwrap())
+            };
+            assert_eq!(run(false), run(true), "{shape:?} first {first:?}");
+        }
+    }
+}
+
+#[test]
+fn weights_past_the_loop_budget_are_refused_on_software_adapters() {
+    let d = dev();
+    if d.class() != DeviceClass::Software {
+        return;
+    }
+    // 1024×9216 (9.4 M elements): ~37 k loop trips per thread for W/σ alone, more with the update.
+    let w = Tensor::full(&d, &[1024, 1024, 3, 3], 0.01)
+        .unwrap()
+        .into_param();
+    let sn = SpectralNorm::new(w, &mut Generator::new(1, 0), SN_EPS).unwrap();
+    for mode in [Mode::Train, Mode::Eval] {
+        let e = sn.weight_sn(mode);
+        assert!(
+            matches!(
+                e,
+                Err(Error::Invalid {
+                    op: "spectral_norm",
+                    ..
+                })
+            ),
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn norms_below_eps_are_floored_as_in_pytorch() {
+    // ‖W₂ᵀu‖ ~ 1e-9 ≪ eps: nrm divides by eps (max, not ‖a‖ + eps), so v and u are not unit.
+    let d = dev();
+    let mut rng = Rng::new(29);
+    for shape in [vec![7usize, 13], vec![300, 1]] {
+        let (o, n) = dims(&shape);
+        let w = as_f32(&rng.vec(o * n, -1e-9, 1e-9));
+        let sn = sn_of(&d, &w, &shape, 5);
+        let (u, v, sigma) = torch_step(&w, o, n, &read(sn.u()));
+        assert!(dot(&v, &v) < 1e-4, "the reference is floored");
+        let y = sn.weight_sn(Mode::Train).unwrap();
+        let want: Vec<f64> = w.iter().map(|x| x / sigma).collect();
+        // As in the awkward-shape test (measured ≤ 9e-8 here, on lavapipe).
+        let errs = [
+            ("u", err(sn.u(), &u)),
+            ("v", err(sn.v(), &v)),
+            ("W/σ", err(&y, &want)),
+        ];
+        println!("{shape:?}: {errs:?}");
+        for (what, e) in errs {
+            assert!(e < 4e-6, "{shape:?} {what}: {e:.2e}");
+        }
+    }
 }

@@ -9,15 +9,17 @@
 //! - [`Mode::Eval`]: no update; σ̂ from the stored u, v (PyTorch's eval, hence v is stored too).
 //!
 //! State names follow PyTorch's (`weight_orig`, `weight_u`, `weight_v`), so checkpoints keep the
-//! vectors and map one to one onto a PyTorch state dict. Every step is a matmul, a reduction or
-//! an elementwise op (21 dispatches a training forward on lavapipe, packing included), so a
-//! 128×1152 conv matrix stays within the software loop budget (matmul splits long reductions);
-//! the work is two GEMVs, a dot and `W / σ̂`.
+//! vectors and map one to one onto a PyTorch state dict. The whole forward (update, σ̂, `W / σ̂`)
+//! is one dispatch of the fused `spectral_norm` kernel, and so is the backward
+//! (`dW = (g − (Σ g⊙y)·u vᵀ) / σ̂`), in either mode; see [`crate::ops::spectral_norm`]. A backward
+//! keeps its own forward's u, v and σ̂ (copies written by that forward), so a second forward
+//! before it (D on real, then on fake data) does not change its gradient, as PyTorch's clones.
 
 use super::embedding::{lookup, upload_labels};
 use super::{buffer, param, Conv2d, Embedding, Linear, Mode, Module, State, Stateful};
 use crate::ops::matmul::{matmul_ex, Variant};
-use crate::{grad_enabled, no_grad, Device, Error, Generator, Result, Tensor};
+use crate::ops::spectral_norm::spectral_norm;
+use crate::{no_grad, Device, Error, Generator, Result, Tensor};
 
 /// The normalisation floor of the GAN configs (StudioGAN, gSR: `spectral_norm(.., eps=1e-6)`).
 pub const SN_EPS: f32 = 1e-6;
@@ -84,54 +86,9 @@ impl SpectralNorm {
 
     /// `W / σ̂`, with one power iteration first in `Mode::Train` (see the module docs).
     pub fn weight_sn(&self, mode: Mode) -> Result<Tensor> {
-        let (o, n) = matrix_dims(&self.weight);
-        let w2 = self.weight.reshape(&[o, n])?;
-        let (u, wv) = match mode {
-            Mode::Train => self.power_iteration(&w2)?,
-            Mode::Eval => {
-                let (u, v) = (self.snapshot(&self.u)?, self.snapshot(&self.v)?);
-                (u, gemv(&v, &w2)?)
-            }
-        };
-        // σ̂ = u·(W₂v) as PyTorch forms it; u and v are graph constants, so ∂σ̂/∂W₂ = u vᵀ.
-        let sigma = matmul_ex(&wv, &u.reshape(&[1, o])?, false, true, Variant::Auto)?;
-        self.weight.div(&sigma.reshape(&[1])?)
+        let train = matches!(mode, Mode::Train);
+        spectral_norm(&self.weight, &self.u, &self.v, self.eps, train)
     }
-
-    /// Updates the stored u, v; returns the new u and `W₂v` (`[1, O]`, with a graph to W).
-    /// The graph keeps the fresh tensors, not the buffers, so a later forward that overwrites the
-    /// buffers before this one's backward does not change its gradient (PyTorch clones for this).
-    fn power_iteration(&self, w2: &Tensor) -> Result<(Tensor, Tensor)> {
-        let (o, n) = (w2.shape()[0], w2.shape()[1]);
-        let v = {
-            let _g = no_grad();
-            let wt_u = matmul_ex(&self.u.reshape(&[1, o])?, w2, false, false, Variant::Auto)?;
-            normalize(&wt_u, self.eps)?
-        };
-        let wv = gemv(&v, w2)?;
-        let u = {
-            let _g = no_grad();
-            normalize(&wv.detach(), self.eps)?
-        };
-        self.u.assign(&u.reshape(&[o])?)?;
-        self.v.assign(&v.reshape(&[n])?)?;
-        Ok((u, wv))
-    }
-
-    /// A stored vector as a graph constant: copied when a graph could hold it, so a later
-    /// in-place update does not reach a pending backward.
-    fn snapshot(&self, t: &Tensor) -> Result<Tensor> {
-        match grad_enabled() && self.weight.requires_grad() {
-            true => t.copy(),
-            false => Ok(t.clone()),
-        }
-    }
-}
-
-/// `(W₂v)ᵀ` as `[1, O]` for `v` of `numel / O` elements.
-fn gemv(v: &Tensor, w2: &Tensor) -> Result<Tensor> {
-    let v = v.reshape(&[1, w2.shape()[1]])?;
-    matmul_ex(&v, w2, false, true, Variant::Auto)
 }
 
 /// `(O, numel / O)`: the matrix PyTorch normalises (`dim = 0`).

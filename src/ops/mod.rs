@@ -18,6 +18,7 @@ pub mod reduce;
 pub mod rng;
 pub mod softmax;
 pub mod spectral;
+pub mod spectral_norm;
 pub mod translate_cutout;
 pub mod unary;
 pub mod where_cond;
