@@ -5,10 +5,11 @@
       prints the adapter `tailgrad devices --json` marked selected: name, device type, backend
       and whether it is a software/CPU one (yes/no), tab-separated; exits 1 if none is selected.
   gpu_check_summary.py summary OUTDIR STATE_DIR MODE SECONDS COMMIT [NOTE...]
-      reads OUTDIR/{devices.json,bench.jsonl,torch.jsonl} and, in STATE_DIR, the stage table
+      reads OUTDIR/{devices.json,bench-gan.jsonl,bench.jsonl,torch.jsonl} and, in STATE_DIR, the
+      stage table
       (stages.tsv), the test binaries run (test-list) and their logs (tests/NAME.log, NAME.rc),
-      and writes OUTDIR/summary.json
-      (every figure, the tailgrad / PyTorch ratios) and OUTDIR/summary.md.
+      and writes OUTDIR/summary.json (every figure, the tailgrad / PyTorch ratios, the GAN steps
+      side by side) and OUTDIR/summary.md.
 """
 import json
 import os
@@ -19,6 +20,8 @@ import time
 SOFTWARE = ("llvmpipe", "lavapipe", "swiftshader", "warp")
 # The issue's matmul peer: cuBLAS fp32 (TF32 off) at 4096^3.
 MATMUL_PEER = ("matmul", "4096x4096x4096")
+# The GAN entries with a PyTorch twin (benches/peers/torch_peer.py).
+GAN_STEPS = ("gan_iteration", "gan_g_step")
 
 
 def is_software(a):
@@ -83,6 +86,37 @@ def tests(state):
     return out
 
 
+def tailgrad_rows(out):
+    """`tailgrad bench gan` (its own stage) and then the rest of `tailgrad bench`; a row measured
+    in both (the peaks, or everything if the rest ran unfiltered) counts once, from the first."""
+    rows, seen = [], set()
+    for r in jsonl(os.path.join(out, "bench-gan.jsonl")) + jsonl(os.path.join(out, "bench.jsonl")):
+        key = (r["kernel"], r["shape"], r["variant"])
+        if key not in seen:
+            seen.add(key)
+            rows.append(r)
+    return rows
+
+
+def gan(bench, torch):
+    """One row per tailgrad GAN step with a twin: images/s of tailgrad (variant small / paper)
+    and of PyTorch eager and compiled at the same kernel and shape, and the ratios."""
+    rows = []
+    for r in bench:
+        if r["kernel"] not in GAN_STEPS or not r.get("images_per_sec"):
+            continue
+        row = dict(kernel=r["kernel"], shape=r["shape"], width=r["variant"],
+                   tailgrad=r["images_per_sec"], tailgrad_ms=r["median_ms"])
+        for v in ("eager", "compile"):
+            t = [t for t in torch if (t["kernel"], t["shape"], t["variant"]) ==
+                 (r["kernel"], r["shape"], v) and t.get("images_per_sec")]
+            row[f"torch_{v}"] = t[-1]["images_per_sec"] if t else None
+            row[f"torch_{v}_ms"] = t[-1]["median_ms"] if t else None
+            row[f"ratio_{v}"] = r["images_per_sec"] / t[-1]["images_per_sec"] if t else None
+        rows.append(row)
+    return sorted(rows, key=lambda g: GAN_STEPS.index(g["kernel"]))
+
+
 def metric(r):
     if r.get("images_per_sec"):
         return r["images_per_sec"], "images/s"
@@ -136,6 +170,15 @@ def markdown(s):
     p = s["peaks"]
     lines += ["", f"peaks: FMA {fmt(p.get('fma_gflops'))} GFLOP/s, "
               f"copy {fmt(p.get('copy_gbps'))} GB/s"]
+    lines += ["", "GAN (SNGAN-32, images/s; an iteration is 5 D steps on 2B and a G step on B):", "",
+              "| step | shape | tailgrad | PyTorch eager | PyTorch compile | "
+              "tailgrad / eager | tailgrad / compile |", "|---|---|---|---|---|---|---|"]
+    for g in s["gan"]:
+        lines.append(f"| {g['kernel']} | {g['shape']} | {fmt(g['tailgrad'], 1)} | "
+                     f"{fmt(g['torch_eager'], 1)} | {fmt(g['torch_compile'], 1)} | "
+                     f"{fmt(g['ratio_eager'], 3)} | {fmt(g['ratio_compile'], 3)} |")
+    if not s["gan"]:
+        lines.append("| gan_iteration | – | not measured | – | – | – | – |")
     lines += ["", "| kernel | shape | unit | tailgrad | PyTorch | PyTorch variant | tailgrad / PyTorch |",
               "|---|---|---|---|---|---|---|"]
     for c in s["comparisons"]:
@@ -153,11 +196,14 @@ def summary(out, state, mode, seconds, commit, *notes):
     devices = os.path.join(out, "devices.json")
     picked = [a for a in json.load(open(devices)) if a.get("selected")] \
         if os.path.exists(devices) and os.path.getsize(devices) else []
-    bench, torch = jsonl(os.path.join(out, "bench.jsonl")), jsonl(os.path.join(out, "torch.jsonl"))
+    bench, torch = tailgrad_rows(out), jsonl(os.path.join(out, "torch.jsonl"))
     peak = {r["kernel"]: r for r in bench if r["kernel"].startswith("peak_")}
     notes = list(notes)
-    if not any("gan" in r["kernel"] and r.get("images_per_sec") for r in bench):
-        notes.append("GAN iteration: not yet measured (no GAN step with images/s in tailgrad bench)")
+    gan_rows = gan(bench, torch)
+    if not any(g["kernel"] == "gan_iteration" for g in gan_rows):
+        notes.append("GAN iteration: no tailgrad figure (see the bench_gan stage)")
+    elif not any(g["kernel"] == "gan_iteration" and g["torch_eager"] for g in gan_rows):
+        notes.append("GAN iteration: no PyTorch figure to compare with")
     s = dict(
         mode=mode, seconds=int(seconds), binaries_commit=commit,
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -166,7 +212,7 @@ def summary(out, state, mode, seconds, commit, *notes):
         notes=notes, stages=stages, tests=tests(state),
         peaks=dict(fma_gflops=peak.get("peak_fma", {}).get("gflops"),
                    copy_gbps=peak.get("peak_copy", {}).get("gbps")),
-        comparisons=comparisons(bench, torch), tailgrad=bench, torch=torch)
+        gan=gan_rows, comparisons=comparisons(bench, torch), tailgrad=bench, torch=torch)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(s, f, indent=1)
     with open(os.path.join(out, "summary.md"), "w") as f:
