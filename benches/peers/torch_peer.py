@@ -434,7 +434,7 @@ def gan_entries(torch, a, dev, name, kernel):
         gb, db = gm * b, dm * b
         # FLOPs and images as src/bench/gan.rs counts them.
         g_flops = 2 * (3 * gb + 2 * db)
-        d_flops = 2 * (2 * gb + 3 * 2 * db)
+        d_flops = 2 * (gb + 3 * 2 * db)
         flops, items = {"gan_iteration": (GAN_N_DIS * d_flops + g_flops, GAN_N_DIS * 2 * b + b),
                         "gan_g_step": (g_flops, b)}[kernel]
         yield dict(kernel=kernel, shape=f"{b}x1x32x32 G{gw} D{dw}", device=name,

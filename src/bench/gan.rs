@@ -3,7 +3,8 @@
 //! backward on a D step's batch (real and fake, 2B), one G step (G forward and backward through
 //! the frozen D, Adam) and a whole iteration (n_dis = 5 D steps, then the G step), all through
 //! the trainer's own code. FLOPs count 2 per multiply-accumulate of the convolutions and linear
-//! layers; a backward is 2× its forward (input and weight gradients), 1× through the frozen D.
+//! layers; a backward is 2× its forward (input and weight gradients), 1× through the frozen D; a
+//! D step runs G forward once on B images and D forward and backward on 2B.
 
 use super::Bench;
 use crate::nn::sngan::{Discriminator, Generator, SnganConfig};
@@ -34,7 +35,7 @@ pub(super) fn entries(r: &mut Vec<Bench>, quick: bool) {
         let (gb, db) = (g * b as f64, d * b as f64);
         let shape = format!("{b}x1x32x32 G{gw} D{dw}");
         let variant = name.to_string();
-        let d_step = 2.0 * gb + 3.0 * 2.0 * db;
+        let d_step = gb + 3.0 * 2.0 * db;
         let g_step = 3.0 * gb + 2.0 * db;
         r.push(forward_g(
             shape.clone(),
