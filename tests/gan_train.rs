@@ -284,10 +284,10 @@ fn configs_are_checked() {
         (paper.g_width, paper.d_width, paper.batch, paper.n_dis),
         (256, 128, 64, 5)
     );
-    assert_eq!(paper.optim_g.betas, (0.5, 0.9));
+    assert_eq!((paper.optim_g.lr, paper.optim_g.betas), (2e-4, (0.5, 0.9)));
     // Nested tables; an absent table is off, an empty one on with its defaults.
     let c = GanConfig::from_toml("steps = 9\n[optim_g]\nlr = 1e-3\n[gsr]\n").unwrap();
-    assert_eq!((c.steps, c.optim_g.lr, c.optim_d.lr), (9, 1e-3, 2e-4));
+    assert_eq!((c.steps, c.optim_g.lr, c.optim_d.lr), (9, 1e-3, 5e-4));
     assert_eq!((c.gsr, c.lecam), (Some(GsrConfig::default()), None));
     let mix = |m: MixConfig| GanConfig {
         mixing: Some(MixConfig {

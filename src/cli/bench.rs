@@ -21,6 +21,10 @@ pub struct Args {
     /// Small shapes and few reps (CI smoke test).
     #[arg(long)]
     quick: bool,
+    /// Only entries of these variants (repeatable; e.g. `--variant auto --variant small` for
+    /// matmul's default path and the GAN entries at the small widths).
+    #[arg(long)]
+    variant: Vec<String>,
 }
 
 /// One JSON line. The first eight keys are the contract shared with the peers in `benches/peers`.
@@ -73,6 +77,7 @@ pub fn run(args: Args) -> Result<()> {
     let chosen: Vec<&Bench> = rest
         .into_iter()
         .filter(|b| b.matches(&args.kernels))
+        .filter(|b| args.variant.is_empty() || args.variant.contains(&b.variant))
         .collect();
     if chosen.is_empty() && !peaks.iter().any(|b| b.matches(&args.kernels)) {
         let mut names: Vec<&str> = entries.iter().map(|b| b.kernel).collect();
