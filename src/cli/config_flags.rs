@@ -14,6 +14,42 @@ pub struct Flag {
     pub help: &'static str,
 }
 
+pub const fn flag(name: &'static str, key: &'static str, help: &'static str) -> Flag {
+    Flag { name, key, help }
+}
+
+/// Declares `$ty`, the (key, value) settings that the flags `$flags` of a config type gave on
+/// the command line, as a clap argument group whose help shows the defaults of `$defaults`.
+macro_rules! config_flags {
+    ($ty:ident, $flags:expr, $defaults:expr) => {
+        pub struct $ty(Vec<(String, String)>);
+
+        impl clap::Args for $ty {
+            fn augment_args(cmd: clap::Command) -> clap::Command {
+                $crate::cli::config_flags::augment(cmd, $flags, &$defaults)
+            }
+
+            fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+                <Self as clap::Args>::augment_args(cmd)
+            }
+        }
+
+        impl clap::FromArgMatches for $ty {
+            fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+                $crate::cli::config_flags::settings(m, $flags)
+                    .map($ty)
+                    .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e))
+            }
+
+            fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+                *self = <Self as clap::FromArgMatches>::from_arg_matches(m)?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use config_flags;
+
 /// Adds the flags to `cmd`, each help line ending with its default from `defaults`.
 pub fn augment<T: Serialize>(cmd: Command, flags: &[Flag], defaults: &T) -> Command {
     let table = toml::Table::try_from(defaults).expect("configs serialise as tables");

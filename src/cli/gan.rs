@@ -1,7 +1,6 @@
 //! `tailgrad train gan`: preset, config file and/or flags → a run directory.
 
-use super::config_flags::{self, Flag};
-use clap::{ArgMatches, Args, Command, FromArgMatches};
+use super::config_flags::{self, flag, Flag};
 use std::path::PathBuf;
 use tailgrad::train::gan::{train_gan, GanConfig, GanRunOptions};
 use tailgrad::Result;
@@ -55,35 +54,7 @@ const FLAGS: &[Flag] = &[
     flag("out", "out", "Output directory"),
 ];
 
-const fn flag(name: &'static str, key: &'static str, help: &'static str) -> Flag {
-    Flag { name, key, help }
-}
-
-/// The `FLAGS` given on the command line, as (key, value) settings.
-pub struct GanFlags(Vec<(String, String)>);
-
-impl Args for GanFlags {
-    fn augment_args(cmd: Command) -> Command {
-        config_flags::augment(cmd, FLAGS, &GanConfig::default())
-    }
-
-    fn augment_args_for_update(cmd: Command) -> Command {
-        Self::augment_args(cmd)
-    }
-}
-
-impl FromArgMatches for GanFlags {
-    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        config_flags::settings(m, FLAGS)
-            .map(GanFlags)
-            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e))
-    }
-
-    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(m)?;
-        Ok(())
-    }
-}
+config_flags::config_flags!(GanFlags, FLAGS, GanConfig::default());
 
 pub fn run(a: GanArgs) -> Result<()> {
     let mut cfg = match (&a.resume, &a.config) {

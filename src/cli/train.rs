@@ -1,7 +1,6 @@
 //! `tailgrad train classifier`: config file and/or flags → a run directory.
 
-use super::config_flags::{self, Flag};
-use clap::{ArgMatches, Args, Command, FromArgMatches};
+use super::config_flags::{self, flag, Flag};
 use std::path::PathBuf;
 use tailgrad::train::{train_classifier, train_stage2, RunOptions, TrainConfig};
 use tailgrad::Result;
@@ -72,35 +71,7 @@ const FLAGS: &[Flag] = &[
     flag("out", "out", "Output directory"),
 ];
 
-const fn flag(name: &'static str, key: &'static str, help: &'static str) -> Flag {
-    Flag { name, key, help }
-}
-
-/// The `FLAGS` given on the command line, as (key, value) settings.
-pub struct ClassifierFlags(Vec<(String, String)>);
-
-impl Args for ClassifierFlags {
-    fn augment_args(cmd: Command) -> Command {
-        config_flags::augment(cmd, FLAGS, &TrainConfig::default())
-    }
-
-    fn augment_args_for_update(cmd: Command) -> Command {
-        Self::augment_args(cmd)
-    }
-}
-
-impl FromArgMatches for ClassifierFlags {
-    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        config_flags::settings(m, FLAGS)
-            .map(ClassifierFlags)
-            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e))
-    }
-
-    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(m)?;
-        Ok(())
-    }
-}
+config_flags::config_flags!(ClassifierFlags, FLAGS, TrainConfig::default());
 
 pub fn run(what: What) -> Result<()> {
     let a = match what {
