@@ -37,12 +37,39 @@ pub(super) const METRICS: [&str; 6] = ["d_loss", "d_real", "d_fake", "lecam", "g
 /// their labels, and the mixed batch's realness targets.
 struct DBatch {
     b: usize,
-    x: Tensor,
+    blocks: Vec<Tensor>,
     labels: Vec<u32>,
     fake: Option<usize>,
     paired: Option<usize>,
     mixed: Option<usize>,
     t: Option<Tensor>,
+}
+
+impl DBatch {
+    fn new(x_real: Tensor, y_real: &[u32]) -> DBatch {
+        DBatch {
+            b: y_real.len(),
+            blocks: vec![x_real],
+            labels: y_real.to_vec(),
+            fake: None,
+            paired: None,
+            mixed: None,
+            t: None,
+        }
+    }
+
+    /// Appends a block; returns its index.
+    fn push(&mut self, x: Tensor, y: &[u32]) -> Option<usize> {
+        self.blocks.push(x);
+        self.labels.extend_from_slice(y);
+        Some(self.blocks.len() - 1)
+    }
+
+    /// All blocks as one `[blocks·b, C, H, W]` batch.
+    fn images(&self) -> Result<Tensor> {
+        let refs: Vec<&Tensor> = self.blocks.iter().collect();
+        Tensor::concat(&refs, 0)
+    }
 }
 
 /// What a log step reads back.
@@ -195,7 +222,7 @@ impl GanTrainer {
     /// two).
     pub fn d_step(&mut self, j: u32) -> Result<()> {
         let batch = self.d_batch(j)?;
-        let x = self.augment(batch.x, j)?;
+        let x = self.augment(batch.images()?, j)?;
         let out = self
             .d
             .forward(&x, &self.upload_labels(&batch.labels)?, Mode::Train)?;
@@ -252,54 +279,44 @@ impl GanTrainer {
             (self.mixer.as_ref()).and_then(|m| m.draws(b, self.cfg.seed, self.step, j as u64));
         let mixer = self.mixer.as_ref().filter(|_| draws.is_some());
         let replace = mixer.is_some_and(|m| m.config().replace_fake);
-        let (z, mut g_labels) = self.latents(self.step, j, b)?;
-        let mut z = z;
-        if replace {
-            g_labels = yr.clone();
-        } else if mixer.is_some() {
+        // G's labels: the balanced ones unless replaced, then the real batch's when mixing.
+        let mut g_labels = match replace {
+            true => vec![],
+            false => self.fake_labels(self.step, j, b),
+        };
+        let z_slot = match mixer.is_some() && !replace {
+            true => PAIR_SLOT + j,
+            false => j,
+        };
+        if mixer.is_some() {
             g_labels.extend_from_slice(&yr);
-            z = keyed_normal(
-                &self.dev,
-                self.cfg.seed,
-                self.step,
-                PAIR_SLOT + j,
-                &[2 * b, self.cfg.z_dim],
-            )?;
         }
+        let n = g_labels.len();
+        let z = keyed_normal(
+            &self.dev,
+            self.cfg.seed,
+            self.step,
+            z_slot,
+            &[n, self.cfg.z_dim],
+        )?;
         let fakes = {
             let _guard = no_grad();
             self.g.forward(&z, &self.upload_labels(&g_labels)?)?
         };
-        let mut out = DBatch {
-            b,
-            x: xr,
-            labels: yr.clone(),
-            fake: None,
-            paired: None,
-            mixed: None,
-            t: None,
-        };
-        let mut parts = vec![out.x.clone()];
-        let mut push = |x: Tensor, y: &[u32], parts: &mut Vec<Tensor>| {
-            out.labels.extend_from_slice(y);
-            parts.push(x);
-            Some(parts.len() - 1)
-        };
+        let mut batch = DBatch::new(xr, &yr);
         if !replace {
-            out.fake = push(fakes.slice(0, 0, b)?, &g_labels[..b], &mut parts);
+            batch.fake = batch.push(fakes.slice(0, 0, b)?, &g_labels[..b]);
         }
         if let (Some(m), Some(draws)) = (mixer, draws) {
-            let paired = fakes.slice(0, fakes.shape()[0] - b, fakes.shape()[0])?;
+            let paired = fakes.slice(0, n - b, n)?;
             if m.config().formalism == MixFormalism::Consistency {
-                out.paired = push(paired.clone(), &yr, &mut parts);
+                batch.paired = batch.push(paired.clone(), &yr);
             }
-            let mixed = m.mix_with(&parts[0], &paired, &draws)?;
-            out.mixed = push(mixed.x, &yr, &mut parts);
-            out.t = Some(mixed.t);
+            let mixed = m.mix_with(&batch.blocks[0], &paired, &draws)?;
+            batch.mixed = batch.push(mixed.x, &yr);
+            batch.t = Some(mixed.t);
         }
-        let refs: Vec<&Tensor> = parts.iter().collect();
-        out.x = Tensor::concat(&refs, 0)?;
-        Ok(out)
+        Ok(batch)
     }
 
     /// The G step: G's loss through D with D's parameters frozen (D's gradients stay as they
@@ -433,10 +450,14 @@ impl GanTrainer {
     /// (seed, step, slot).
     fn latents(&self, step: u64, slot: u32, n: usize) -> Result<(Tensor, Vec<u32>)> {
         let z = keyed_normal(&self.dev, self.cfg.seed, step, slot, &[n, self.cfg.z_dim])?;
+        Ok((z, self.fake_labels(step, slot, n)))
+    }
+
+    /// `n` labels uniform over the classes, keyed by (seed, step, slot).
+    fn fake_labels(&self, step: u64, slot: u32, n: usize) -> Vec<u32> {
         let mut rng = SplitMix64::keyed(self.cfg.seed ^ Y_TAG, step << 20 | slot as u64);
         let k = self.classes() as u64;
-        let y = (0..n).map(|_| rng.below(k) as u32).collect();
-        Ok((z, y))
+        (0..n).map(|_| rng.below(k) as u32).collect()
     }
 
     fn upload_labels(&self, y: &[u32]) -> Result<Tensor> {
