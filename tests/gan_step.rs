@@ -3,30 +3,14 @@
 //! no other test may allocate or submit meanwhile.
 
 mod common;
+use common::gan::tiny;
 use common::{assert_steady, scratch};
-use tailgrad::gan::{DiffAugConfig, GsrConfig, LeCamConfig};
-use tailgrad::train::gan::{GanConfig, GanTrainer};
+use tailgrad::train::gan::GanTrainer;
 
 #[test]
 fn a_gan_step_reaches_a_steady_state() {
     let s = scratch("gan-steady");
-    let cfg = GanConfig {
-        dataset: "bundled".into(),
-        g_width: 8,
-        d_width: 8,
-        z_dim: 16,
-        batch: 8,
-        n_dis: 2,
-        lecam: Some(LeCamConfig {
-            start_step: 0,
-            ..LeCamConfig::default()
-        }),
-        gsr: Some(GsrConfig::default()),
-        diffaug: Some(DiffAugConfig::default()),
-        out: s.0.clone(),
-        ..GanConfig::default()
-    };
-    let mut t = GanTrainer::new(&cfg).unwrap();
+    let mut t = GanTrainer::new(&tiny(&s.0)).unwrap();
     let d = t.device().clone();
     // Warm-up: LeCam's penalty starts at step 1, gSR's 40-iteration first call is at step 0.
     for _ in 0..2 {

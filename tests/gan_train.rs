@@ -4,76 +4,22 @@
 //! `tests/gan_step.rs` has the steady state.
 
 mod common;
+use common::gan::tiny;
+use common::run_dir::{assert_same_run, entries, metrics};
 use common::scratch;
 use std::path::Path;
-use tailgrad::gan::{DiffAugConfig, GsrConfig, LeCamConfig, MixConfig, MixFormalism, MixKind};
+use tailgrad::gan::{GsrConfig, MixConfig, MixFormalism, MixKind};
 use tailgrad::nn::{self, Mode};
-use tailgrad::report::{Checkpoint, Entry};
 use tailgrad::train::gan::{
     generate, load_generator, train_gan, GanConfig, GanRunOptions, GanTrainer,
 };
 use tailgrad::{Error, Tensor};
-
-/// Widths 8, batch 8, two D steps per G step, LeCam active from the start, gSR and DiffAugment
-/// on.
-fn tiny(out: &Path) -> GanConfig {
-    GanConfig {
-        dataset: "bundled".into(),
-        g_width: 8,
-        d_width: 8,
-        z_dim: 16,
-        batch: 8,
-        n_dis: 2,
-        steps: 6,
-        log_every: 2,
-        sample_every: 3,
-        checkpoint_every: 3,
-        grid_columns: 2,
-        lecam: Some(LeCamConfig {
-            start_step: 0,
-            ..LeCamConfig::default()
-        }),
-        gsr: Some(GsrConfig::default()),
-        diffaug: Some(DiffAugConfig::default()),
-        out: out.to_path_buf(),
-        ..GanConfig::default()
-    }
-}
 
 fn quiet() -> GanRunOptions {
     GanRunOptions {
         quiet: true,
         ..GanRunOptions::default()
     }
-}
-
-fn metrics(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("train_seconds");
-            v
-        })
-        .collect()
-}
-
-/// Every checkpoint entry but the wall clock, bitwise.
-fn entries(dir: &Path) -> Vec<(String, Vec<u64>)> {
-    let ck = Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
-    ck.tensors
-        .into_iter()
-        .filter(|(name, _)| name != "counter.train_us")
-        .map(|(name, e)| {
-            let bits = match e {
-                Entry::F32 { data, .. } => data.iter().map(|v| v.to_bits() as u64).collect(),
-                Entry::U32 { data, .. } => data.iter().map(|&v| v as u64).collect(),
-                Entry::U64 { data, .. } => data,
-            };
-            (name, bits)
-        })
-        .collect()
 }
 
 #[test]
@@ -112,14 +58,9 @@ fn assert_resumes(name: &str, config: &dyn Fn(&Path) -> GanConfig) {
     };
     let summary = train_gan(&cut, &resume).unwrap();
     assert_eq!(summary.steps, 6);
-    assert_eq!(metrics(&cut.out), metrics(&full.out), "metrics differ");
+    assert_same_run(&full.out, &cut.out);
     assert_eq!(metrics(&full.out).len(), 3);
-    let (a, b) = (entries(&full.out), entries(&cut.out));
-    assert_eq!(a.len(), b.len());
-    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
-        assert_eq!(na, nb);
-        assert_eq!(va, vb, "checkpoint entry {na} differs after the resume");
-    }
+    let a = entries(&full.out);
     // The regularizers' state is in it.
     for name in [
         "tensor.lecam.ema_real",

@@ -4,9 +4,8 @@
 //! counters) but the wall-time counter. For sgd, adam and adamw, and GCL killed in either stage.
 
 mod common;
+use common::run_dir::assert_same_run;
 use common::scratch;
-use std::path::Path;
-use tailgrad::report::{Checkpoint, Entry};
 use tailgrad::train::{train_classifier, Method, RunOptions, Stop, TrainConfig};
 use tailgrad::Error;
 
@@ -23,46 +22,6 @@ fn small() -> TrainConfig {
         epochs: 2,
         batch: 128,
         ..TrainConfig::demo()
-    }
-}
-
-fn metrics(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("train_seconds");
-            v
-        })
-        .collect()
-}
-
-/// Every tensor entry but the wall clock, as (name, entry).
-fn entries(dir: &Path) -> Vec<(String, Entry)> {
-    let ck = Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
-    ck.tensors
-        .into_iter()
-        .filter(|(name, _)| name != "counter.train_us")
-        .collect()
-}
-
-/// Bitwise: NaN-safe, and -0.0 differs from 0.0.
-fn bits(e: &Entry) -> Vec<u64> {
-    match e {
-        Entry::F32 { data, .. } => data.iter().map(|v| v.to_bits() as u64).collect(),
-        Entry::U32 { data, .. } => data.iter().map(|&v| v as u64).collect(),
-        Entry::U64 { data, .. } => data.clone(),
-    }
-}
-
-fn assert_same_dir(full: &Path, resumed: &Path) {
-    assert_eq!(metrics(resumed), metrics(full), "metrics differ");
-    let (a, b) = (entries(full), entries(resumed));
-    let names = |v: &[(String, Entry)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&b), names(&a));
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert!(bits(x) == bits(y), "checkpoint entry {name} differs");
     }
 }
 
@@ -94,9 +53,9 @@ fn check_resume(name: &str, cfg: TrainConfig, stop: Stop) {
     };
     let resumed = train_classifier(&cut_cfg, &resume).unwrap();
     assert_eq!(resumed.eval, full.eval, "{name}: final evaluation differs");
-    assert_same_dir(&full_dir, &cut_dir);
+    assert_same_run(&full_dir, &cut_dir);
     if cut_cfg.method == Method::Gcl {
-        assert_same_dir(&full_dir.join("stage2"), &cut_dir.join("stage2"));
+        assert_same_run(&full_dir.join("stage2"), &cut_dir.join("stage2"));
         let s2 = |s: &tailgrad::train::Summary| s.stage2.as_ref().unwrap().eval.clone();
         assert_eq!(s2(&resumed), s2(&full), "{name}: stage 2 differs");
     }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod bn;
+pub mod gan;
+pub mod run_dir;
 
 use std::path::{Path, PathBuf};
 use tailgrad::{Device, Result, Tensor};
