@@ -118,94 +118,51 @@ pub(super) fn write_grid(t: &GanTrainer, path: &Path) -> Result<()> {
 }
 
 pub(super) fn plot(dir: &RunDir, t: &GanTrainer, history: &[GanLine]) -> Result<()> {
-    let pts = |f: &dyn Fn(&GanLine) -> f64| -> Vec<(f64, f64)> {
-        history.iter().map(|l| (l.step as f64, f(l))).collect()
-    };
-    let (d, g) = (pts(&|l| l.d_loss), pts(&|l| l.g_loss));
-    let losses = [
-        Series {
-            label: "D loss",
-            points: &d,
-        },
-        Series {
-            label: "G loss",
-            points: &g,
-        },
-    ];
-    line_chart(
-        &dir.join("loss.png"),
-        "GAN losses",
-        "G step",
-        "loss",
-        &losses,
-    )?;
-    let (r, f) = (pts(&|l| l.d_real), pts(&|l| l.d_fake));
+    let over = |label: &str, f: &dyn Fn(&GanLine) -> f64| (label.to_string(), steps(history, f));
+    let losses = [over("D loss", &|l| l.d_loss), over("G loss", &|l| l.g_loss)];
+    chart(dir, "loss.png", "GAN losses", "loss", &losses)?;
     let outs = [
-        Series {
-            label: "D(real)",
-            points: &r,
-        },
-        Series {
-            label: "D(fake)",
-            points: &f,
-        },
+        over("D(real)", &|l| l.d_real),
+        over("D(fake)", &|l| l.d_fake),
     ];
-    line_chart(
-        &dir.join("d_outputs.png"),
-        "D outputs",
-        "G step",
-        "mean D output",
-        &outs,
-    )?;
-    plot_sigma(dir, t, history)
-}
-
-fn plot_sigma(dir: &RunDir, t: &GanTrainer, history: &[GanLine]) -> Result<()> {
-    let classes: Vec<(String, Vec<(f64, f64)>)> = (0..t.classes())
+    chart(dir, "d_outputs.png", "D outputs", "mean D output", &outs)?;
+    let classes: Vec<_> = (0..t.classes())
         .map(|k| {
-            let label = format!(
-                "{}: {} ({})",
-                t.splits[k].name(),
-                t.class_names[k],
-                t.counts[k]
-            );
-            let p = history
-                .iter()
-                .map(|l| (l.step as f64, l.sigma_gamma(k)))
-                .collect();
-            (label, p)
+            let (split, name, n) = (t.splits[k].name(), &t.class_names[k], t.counts[k]);
+            over(&format!("{split}: {name} ({n})"), &|l| l.sigma_gamma(k))
         })
         .collect();
-    let series: Vec<Series> = classes
-        .iter()
-        .map(|(label, points)| Series { label, points })
-        .collect();
     let title = "sigma of each class's CBN gain (mean over layers)";
-    line_chart(&dir.join("sigma.png"), title, "G step", "sigma", &series)?;
-    let splits: Vec<(&str, Vec<(f64, f64)>)> = Split::ALL
+    chart(dir, "sigma.png", title, "sigma", &classes)?;
+    let splits: Vec<_> = Split::ALL
         .iter()
         .filter_map(|&s| {
             let ks: Vec<usize> = (0..t.classes()).filter(|&k| t.splits[k] == s).collect();
             let mean =
                 |l: &GanLine| ks.iter().map(|&k| l.sigma_gamma(k)).sum::<f64>() / ks.len() as f64;
-            (!ks.is_empty()).then(|| {
-                (
-                    s.name(),
-                    history.iter().map(|l| (l.step as f64, mean(l))).collect(),
-                )
-            })
+            (!ks.is_empty()).then(|| over(s.name(), &mean))
         })
         .collect();
-    let series: Vec<Series> = splits
+    let title = "sigma of the CBN gain by split (mean over classes and layers)";
+    chart(dir, "sigma_splits.png", title, "sigma", &splits)
+}
+
+/// (G step, f(line)) for every metrics line.
+fn steps(history: &[GanLine], f: &dyn Fn(&GanLine) -> f64) -> Vec<(f64, f64)> {
+    history.iter().map(|l| (l.step as f64, f(l))).collect()
+}
+
+/// A line chart over G steps of labelled curves, written as `file` in the run directory.
+fn chart(
+    dir: &RunDir,
+    file: &str,
+    title: &str,
+    y: &str,
+    curves: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let series: Vec<Series> = curves
         .iter()
         .map(|(label, points)| Series { label, points })
         .collect();
-    let title = "sigma of the CBN gain by split (mean over classes and layers)";
-    line_chart(
-        &dir.join("sigma_splits.png"),
-        title,
-        "G step",
-        "sigma",
-        &series,
-    )
+    line_chart(&dir.join(file), title, "G step", y, &series)
 }
