@@ -1,0 +1,28 @@
+//! Evaluation statistics of generated images (gan.md §5): Fréchet distance (FID) between feature
+//! means and covariances, and KID's unbiased MMD² with the cubic polynomial kernel.
+//!
+//! Features come in as n×dim row-major f32 (from whatever extractor produced them; numbers from
+//! anything but the 2015 TF Inception-v3 are not comparable with published FIDs). The large
+//! products run on the GPU with the engine's f32 matmul; everything that cancels (covariance,
+//! the matrix square roots, the MMD² sums) is done in f64 on the CPU.
+
+pub mod fid;
+pub mod kid;
+pub mod stats;
+
+pub use fid::{fid, frechet_distance};
+pub use kid::{kid, kid_indices, mmd2_unbiased, Kid};
+pub use stats::FeatureStats;
+
+use crate::{Error, Result};
+
+/// The number of rows in `len` values of `dim` features, or an error naming `op`.
+pub(crate) fn rows_of(op: &'static str, len: usize, dim: usize) -> Result<usize> {
+    if dim == 0 || !len.is_multiple_of(dim) {
+        return Err(Error::Invalid {
+            op,
+            msg: format!("{len} feature values do not split into rows of dim {dim}"),
+        });
+    }
+    Ok(len / dim)
+}
