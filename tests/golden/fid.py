@@ -34,6 +34,7 @@ Needs numpy and scipy (`pip install numpy scipy`). Regenerate with
     python3 tests/golden/fid.py > tests/golden/fid.json
 """
 import json
+import sys
 
 import numpy as np
 import scipy.linalg
@@ -218,7 +219,7 @@ def main():
         kid_case(rng, sets, "a1", "b1", 3, 3),
         kid_case(rng, sets, "a64", "a64", 100, 100),
     ]
-    json.dump({"sets": out_sets, "fid": fids, "kid": kids}, __import__("sys").stdout,
+    json.dump({"sets": out_sets, "fid": fids, "kid": kids}, sys.stdout,
               separators=(",", ":"))
     print()
 
