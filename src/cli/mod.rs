@@ -38,8 +38,9 @@ enum Cmd {
     /// Train a model (see `tailgrad train classifier --help`, `tailgrad train gan --help`).
     #[command(subcommand)]
     Train(Box<train::What>),
-    /// Re-evaluate a classifier checkpoint on its run's test set.
-    Eval(eval::Args),
+    /// Evaluate a checkpoint (see `tailgrad eval classifier --help`, `tailgrad eval gan --help`).
+    #[command(subcommand)]
+    Eval(eval::What),
     /// Images from a GAN checkpoint: a PNG grid (a row per class) and the raw values.
     Sample(sample::Args),
     /// The long-tail problem and its fix: plain cross-entropy and Balanced Softmax on the bundled

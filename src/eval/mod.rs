@@ -1,15 +1,18 @@
-//! Evaluation statistics of generated images (gan.md §5): Fréchet distance (FID) between feature
-//! means and covariances, and KID's unbiased MMD² with the cubic polynomial kernel.
+//! Evaluation of generated images (gan.md §5): feature extractors, and the statistics on their
+//! features: Fréchet distance (FID) between feature means and covariances, and KID's unbiased
+//! MMD² with the cubic polynomial kernel. The GAN protocol over them is `train::gan::Evaluator`.
 //!
 //! Features come in as n×dim row-major f32 (from whatever extractor produced them; numbers from
 //! anything but the 2015 TF Inception-v3 are not comparable with published FIDs). The large
 //! products run on the GPU with the engine's f32 matmul; everything that cancels (covariance,
 //! the matrix square roots, the MMD² sums) is done in f64 on the CPU.
 
+pub mod features;
 pub mod fid;
 pub mod kid;
 pub mod stats;
 
+pub use features::{load, ClassifierFeatures, Features};
 pub use fid::{fid, frechet_distance};
 pub use kid::{kid, kid_indices, mmd2_unbiased, Kid};
 pub use stats::FeatureStats;

@@ -101,6 +101,27 @@ impl Module for Head {
     }
 }
 
+/// A freshly initialised backbone of `arch` and its feature width.
+pub fn backbone(
+    dev: &Device,
+    gen: &mut Generator,
+    arch: Arch,
+    in_channels: usize,
+) -> Result<(Box<dyn Module>, usize)> {
+    Ok(match arch {
+        Arch::ResNet(depth) => {
+            let r = ResNet::new(dev, gen, depth, in_channels)?;
+            let d = r.feature_dim();
+            (Box::new(r), d)
+        }
+        Arch::SmallCnn => {
+            let c = SmallCnn::new(dev, gen, in_channels, 16)?;
+            let d = c.feature_dim();
+            (Box::new(c), d)
+        }
+    })
+}
+
 pub struct Classifier {
     pub arch: Arch,
     pub backbone: Box<dyn Module>,
@@ -118,18 +139,7 @@ impl Classifier {
         classes: usize,
     ) -> Result<Classifier> {
         let mut gen = Generator::new(seed, 0x1417);
-        let (backbone, dim): (Box<dyn Module>, usize) = match arch {
-            Arch::ResNet(depth) => {
-                let r = ResNet::new(dev, &mut gen, depth, in_channels)?;
-                let d = r.feature_dim();
-                (Box::new(r), d)
-            }
-            Arch::SmallCnn => {
-                let c = SmallCnn::new(dev, &mut gen, in_channels, 16)?;
-                let d = c.feature_dim();
-                (Box::new(c), d)
-            }
-        };
+        let (backbone, dim) = backbone(dev, &mut gen, arch, in_channels)?;
         let head = match head {
             HeadKind::Linear => Head::Linear(Linear::new(dev, &mut gen, dim, classes)?),
             HeadKind::Normed => Head::Normed(NormedLinear::new(dev, &mut gen, dim, classes)?),

@@ -24,7 +24,7 @@ pub mod sngan;
 mod spectral_norm;
 
 pub use batch_norm::BatchNorm2d;
-pub use classifier::{Arch, Classifier, Head, HeadKind};
+pub use classifier::{backbone, Arch, Classifier, Head, HeadKind};
 pub use cond_batch_norm::CondBatchNorm2d;
 pub use conv2d::Conv2d;
 pub use embedding::Embedding;

@@ -22,6 +22,10 @@ impl RunDir {
         Ok(RunDir(path.to_path_buf()))
     }
 
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
     /// `name` inside the directory.
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)

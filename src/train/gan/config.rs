@@ -1,11 +1,12 @@
 //! The GAN run configuration: a TOML file with nested tables (`[optim_g]`, `[optim_d]`, and the
-//! optional `[lecam]`, `[gsr]`, `[diffaug]`, `[mixing]`, each off when absent). Defaults ←
+//! optional `[lecam]`, `[gsr]`, `[diffaug]`, `[mixing]`, `[eval]`, each off when absent). Defaults ←
 //! preset ← file ← flags; the resolved config is written to the run's `config.toml`.
 
 use crate::data::long_tail::{Profile, SplitThresholds};
 use crate::data::DatasetKind;
 use crate::gan::{DiffAugConfig, GanLoss, GsrConfig, LeCamConfig, MixConfig, MixKind};
 use crate::nn::sngan::SnganConfig;
+use super::EvalConfig;
 use crate::train::{OptimConfig, Schedule};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,9 @@ pub struct GanConfig {
     pub diffaug: Option<DiffAugConfig>,
     /// Mixup / CutMix / SRMix batches for D (methods.md §A.3); off when absent.
     pub mixing: Option<MixConfig>,
+    /// FID, KID and intra-FID every `eval.every` G steps and at the end (fid.json, fid.png);
+    /// off when absent.
+    pub eval: Option<EvalConfig>,
 }
 
 /// GAN Adam at rate `lr`: betas (0.5, 0.9), no decay, constant rate (methods.md §2.7, SNGAN).
@@ -107,6 +111,7 @@ impl Default for GanConfig {
             gsr: None,
             diffaug: None,
             mixing: None,
+            eval: None,
         }
     }
 }
@@ -204,6 +209,15 @@ impl GanConfig {
             if m.replace_fake && self.lecam.is_some() {
                 return bad(
                     "mixing.replace_fake leaves no fake batch for LeCam's EMA: turn one off".into(),
+                );
+            }
+        }
+        if let Some(e) = &self.eval {
+            if e.features.as_os_str().is_empty() {
+                return bad(
+                    "eval.features must name a feature extractor (a classifier checkpoint; \
+                     docs/gan.md, Evaluation)"
+                        .into(),
                 );
             }
         }

@@ -4,12 +4,14 @@
 //! steps; `resume` continues from the last checkpoint to the same result, bit for bit.
 
 mod config;
+mod evaluate;
 mod report;
 mod trainer;
 
 pub use config::{GanConfig, PRESETS};
+pub use evaluate::{plot_over_steps, ClassFid, EvalConfig, Evaluator, GanEval, KidScore, SplitFid};
 pub use report::{GanLine, GanSummary};
-pub use trainer::GanTrainer;
+pub use trainer::{train_counts, GanTrainer};
 
 use super::run_dir::progress;
 use super::{RunDir, StateReader, StateWriter};
@@ -34,6 +36,9 @@ pub struct GanRunOptions {
 struct Position {
     history: Vec<GanLine>,
     train_seconds: f64,
+    /// The evaluations so far (`fid.jsonl`), and what makes them.
+    evals: Vec<GanEval>,
+    evaluator: Option<Evaluator>,
 }
 
 /// Trains a GAN as `cfg` says and writes the run directory `cfg.out`.
@@ -46,10 +51,16 @@ pub fn train_gan(cfg: &GanConfig, opts: &GanRunOptions) -> Result<GanSummary> {
         false => Position {
             history: vec![],
             train_seconds: 0.0,
+            evals: vec![],
+            evaluator: None,
         },
     };
+    if let Some(e) = &cfg.eval {
+        pos.evaluator = Some(Evaluator::new(cfg, e, &t.counts)?);
+    }
     dir.write("config.toml", cfg.to_toml().as_bytes())?;
     dir.rewrite_metrics(&pos.history)?;
+    rewrite_evals(&dir, &pos.evals)?;
     std::fs::create_dir_all(dir.join("samples")).map_err(Error::io(&dir.join("samples")))?;
     if !opts.quiet {
         print_header(&t);
@@ -67,6 +78,9 @@ pub fn train_gan(cfg: &GanConfig, opts: &GanRunOptions) -> Result<GanSummary> {
         }
     }
     bar.finish_and_clear();
+    if let Some(e) = pos.evals.last() {
+        e.write(dir.path())?;
+    }
     report::write_grid(&t, &dir.join("samples.png"))?;
     let summary = report::summary(&t, &pos.history, start.elapsed().as_secs_f64());
     dir.write_summary(&summary)?;
@@ -100,6 +114,17 @@ fn after_step(
     }
     if sample {
         report::write_grid(t, &dir.join(&format!("samples/step_{step:07}.png")))?;
+    }
+    if let Some(e) = &pos.evaluator {
+        if due(e.config().every) || last {
+            let eval = e.evaluate(&t.g, step)?;
+            if !opts.quiet {
+                bar.suspend(|| print_eval(&eval));
+            }
+            append_eval(dir, &eval)?;
+            pos.evals.push(eval);
+            plot_over_steps(&dir.join("fid.png"), &pos.evals)?;
+        }
     }
     if save_now {
         save(t, dir, pos)?;
@@ -157,6 +182,63 @@ fn print_line(l: &GanLine, steps: u64) {
     );
 }
 
+fn print_eval(e: &GanEval) {
+    let s = &e.splits;
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    eprintln!(
+        "eval at step {}: FID {:.3}  KID {:.4} ± {:.4}  intra-FID {:.3} (many {} / medium {} / \
+         few {})  [{:.0} s]",
+        e.step,
+        e.fid,
+        e.kid.mean,
+        e.kid.std,
+        e.intra_fid,
+        f(s.many),
+        f(s.medium),
+        f(s.few),
+        e.seconds
+    );
+}
+
+const EVALS: &str = "fid.jsonl";
+
+fn append_eval(dir: &RunDir, e: &GanEval) -> Result<()> {
+    let path = dir.join(EVALS);
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text += &(serde_json::to_string(e).expect("evaluations serialise") + "\n");
+    dir.write(EVALS, text.as_bytes())
+}
+
+fn rewrite_evals(dir: &RunDir, evals: &[GanEval]) -> Result<()> {
+    let text: String = evals
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("evaluations serialise") + "\n")
+        .collect();
+    dir.write(EVALS, text.as_bytes())
+}
+
+/// The evaluations of `fid.jsonl` up to G step `step` (a resumed run redoes later ones).
+fn read_evals(dir: &RunDir, step: u64) -> Result<Vec<GanEval>> {
+    let path = dir.join(EVALS);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(vec![]);
+    };
+    let mut offset = 0u64;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let e: GanEval = serde_json::from_str(line).map_err(|err| Error::Format {
+            path: path.display().to_string(),
+            offset,
+            msg: err.to_string(),
+        })?;
+        offset += line.len() as u64 + 1;
+        if e.step <= step {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
 fn save(t: &GanTrainer, dir: &RunDir, pos: &Position) -> Result<()> {
     let mut w = StateWriter::new();
     t.save_state(&mut w)?;
@@ -172,6 +254,8 @@ fn restore(t: &mut GanTrainer, dir: &RunDir) -> Result<Position> {
     let pos = Position {
         history: dir.read_metrics(state.counter("lines")? as usize)?,
         train_seconds: state.counter("train_us")? as f64 / 1e6,
+        evals: read_evals(dir, t.step)?,
+        evaluator: None,
     };
     state.finish()?;
     Ok(pos)

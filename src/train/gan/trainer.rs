@@ -554,6 +554,11 @@ fn keyed_normal(dev: &Device, seed: u64, step: u64, slot: u32, shape: &[usize]) 
 }
 
 /// The long-tailed real training set of the run.
+/// Images per class of the run's (long-tailed) real training set.
+pub fn train_counts(cfg: &GanConfig) -> Result<Vec<usize>> {
+    Ok(real_set(cfg, &cfg.resolve()?)?.class_counts())
+}
+
 fn real_set(cfg: &GanConfig, r: &Resolved) -> Result<data::Dataset> {
     let base = data::load(r.dataset, cfg.data_dir.as_deref(), true)?;
     let set = match r.rho > 1.0 {
