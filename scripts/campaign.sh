@@ -4,11 +4,16 @@
 # (a checkpoint but no summary) resumes, so the campaign can be run in pieces. GAN training lines
 # are then evaluated (`tailgrad eval gan`) with the feature extractor FEATURES, once.
 #   usage: scripts/campaign.sh MANIFEST OUT [LINE]
+#          scripts/campaign.sh --count MANIFEST     (how many runs: the size of a Slurm array)
 # LINE (1-based, or $SLURM_ARRAY_TASK_ID) runs that line alone: scripts/campaign.sbatch submits
 # one array task a line. In a manifest line `NAME tailgrad-arguments...`, {runs} stands for OUT.
 # Environment: TAILGRAD (binary; default: build target/release/tailgrad), FEATURES (a classifier
 # checkpoint for `eval gan`; default OUT/features/checkpoint.safetensors), EVAL_N (default 10000).
 set -euo pipefail
+if [ "${1:-}" = --count ]; then
+    grep -cv '^[[:space:]]*\(#\|$\)' "$2"
+    exit
+fi
 MANIFEST=$1
 OUT=$2
 ONLY=${3:-${SLURM_ARRAY_TASK_ID:-}}
@@ -28,7 +33,9 @@ run_line() { # name, arguments...
     else
         echo "run    $name"
         mkdir -p "$(dirname "$dir")"
-        "$BIN" "${args[@]}" --quiet --out "$dir" >"$dir.log" 2>&1
+        local quiet=()
+        if [ "${args[0]}" = train ]; then quiet=(--quiet); fi
+        "$BIN" "${args[@]}" "${quiet[@]}" --out "$dir" >"$dir.log" 2>&1
     fi
     if [ "${args[0]} ${args[1]}" != "train gan" ] || [ -f "$dir/fid.json" ]; then
         return

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The GAN table of docs/results.md from the run directories a GAN campaign wrote
+(scripts/campaign.sh): every run NAME-sSEED with a fid.json (from `tailgrad eval gan`) and a
+summary.json (from `tailgrad train gan`). Runs of one NAME are averaged over seeds (mean ± half
+the spread). "tail σ" is the mean, over the classes outside the many split and over G's CBN
+layers, of σ_max of the class's gain embedding at the last metrics line; "head σ" the same over
+the many split: gSR's claim is that without it the tail's σ grows.
+usage: scripts/gan_table.py OUT [--split run|coarse]   (standard library only)"""
+import json
+import sys
+from pathlib import Path
+
+ROWS = [  # (label, run name)
+    ("SNGAN (hinge)", "sngan"),
+    ("+ LeCam + DiffAugment", "lecam-diffaug"),
+    ("+ gSR", "gsr"),
+    ("+ LeCam + DiffAugment + gSR", "lecam-diffaug-gsr"),
+    ("+ gSR, the reference code's β-branch slip (parity)", "gsr-beta-slip"),
+    ("+ LeCam + DiffAugment + gSR + Mixup", "lecam-diffaug-gsr-mixup"),
+    ("+ LeCam + DiffAugment + gSR + CutMix", "lecam-diffaug-gsr-cutmix"),
+    ("+ LeCam + DiffAugment + gSR + SRMix", "lecam-diffaug-gsr-srmix"),
+    ("+ LeCam + DiffAugment + Mixup", "lecam-diffaug-mixup"),
+    ("+ LeCam + DiffAugment + CutMix", "lecam-diffaug-cutmix"),
+    ("+ LeCam + DiffAugment + SRMix", "lecam-diffaug-srmix"),
+    ("paper size: SNGAN", "paper-sngan"),
+    ("paper size: + gSR", "paper-gsr"),
+    ("paper size: + LeCam + DiffAugment + gSR", "paper-lecam-diffaug-gsr"),
+]
+
+
+def cell(values, scale=1.0, digits=2):
+    values = [scale * v for v in values if v is not None]
+    if not values:
+        return "–"
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {(max(values) - min(values)) / 2:.{digits}f}"
+
+
+def sigma(summary, many):
+    """Mean σ of the gain embedding over the classes whose split is (not) many, and layers."""
+    last, splits = summary.get("last"), summary["class_split"]
+    if not last:
+        return None
+    ks = [k for k, s in enumerate(splits) if (s == "many") == many]
+    if not ks:
+        return None
+    layers = last["sigma"]
+    return sum(layer[0][k] for layer in layers for k in ks) / (len(layers) * len(ks))
+
+
+def runs(out, name):
+    found = []
+    for d in sorted(out.glob(f"{name}-s*")):
+        if not d.name[len(name) + 2:].isdigit():
+            continue  # e.g. lecam-diffaug-gsr-s1 is not a seed of lecam-diffaug
+        fid, summary = d / "fid.json", d / "summary.json"
+        if fid.is_file() and summary.is_file():
+            found.append((json.loads(fid.read_text()), json.loads(summary.read_text())))
+    return found
+
+
+def main():
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/gan-results")
+    key = "coarse_splits" if "--split" in sys.argv and sys.argv[-1] == "coarse" else "splits"
+    extractors, protocols, steps = set(), set(), set()
+    print("| run | seeds | FID | KID × 10³ | intra-FID | many / medium / few intra-FID "
+          "| tail σ (head σ) at the end |")
+    print("|---|---|---|---|---|---|---|")
+    for label, name in ROWS:
+        rs = runs(out, name)
+        if not rs:
+            continue
+        fids = [f for f, _ in rs]
+        extractors |= {f["extractor"] for f in fids}
+        protocols |= {f["protocol"] for f in fids}
+        steps |= {f["step"] for f in fids}
+        split = " / ".join(cell([f[key][s] for f in fids]) for s in ("many", "medium", "few"))
+        tail = cell([sigma(s, False) for _, s in rs], digits=3)
+        head = cell([sigma(s, True) for _, s in rs], digits=3)
+        print(f"| {label} | {len(rs)} | {cell([f['fid'] for f in fids])} "
+              f"| {cell([f['kid']['mean'] for f in fids], 1e3)} "
+              f"| {cell([f['intra_fid'] for f in fids])} | {split} | {tail} ({head}) |")
+    print()
+    for what, values in (("G steps", steps), ("extractor", extractors), ("protocol", protocols)):
+        print(f"{what}: {'; '.join(str(v) for v in sorted(values))}  ")
+
+
+main()
