@@ -15,6 +15,7 @@ pub mod autograd;
 pub mod bench;
 pub mod data;
 mod error;
+pub mod eval;
 pub mod gan;
 pub mod nn;
 pub mod ops;

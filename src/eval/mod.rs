@@ -1,0 +1,3 @@
+//! Evaluation networks and metrics.
+
+pub mod inception;
