@@ -21,10 +21,10 @@
 //! on a machine with PyTorch, pytorch-fid and safetensors (`pip install pytorch-fid safetensors`):
 //!
 //! ```text
-//! python3 scripts/convert_inception.py pt_inception-2015-12-05-6726825d.pth inception-fid.safetensors
+//! python3 scripts/convert_inception.py inception-fid.safetensors [--pth pt_inception-2015-12-05-6726825d.pth]
 //! ```
 //!
-//! (without the .pth argument the script lets pytorch-fid download it). Then
+//! (without `--pth` the script lets torch.hub fetch pytorch-fid's `FID_WEIGHTS_URL`). Then
 //! `InceptionV3::load(&dev, Path::new("inception-fid.safetensors"))`.
 //! [`InceptionV3::random`] builds the same graph on deterministic random weights (tests).
 
