@@ -1,7 +1,9 @@
 //! Feature extractors for the GAN metrics: images [N, C, 32, 32] in [−1, 1] (what G makes and
 //! what the GAN trainer feeds D) to features [N, D]. Every number computed from them carries the
 //! extractor's name, so a FID from a tailgrad classifier is never mistaken for an Inception FID.
+//! Two kinds: a tailgrad classifier's pooled features, and pytorch-fid's Inception-v3.
 
+use super::InceptionV3;
 use crate::data::DatasetKind;
 use crate::nn::{self, Arch, Mode, Module};
 use crate::train::{StateReader, TrainConfig};
@@ -14,8 +16,8 @@ pub trait Features {
     fn name(&self) -> &str;
     /// Width D of a feature vector.
     fn dim(&self) -> usize;
-    /// Image channels the extractor takes.
-    fn channels(&self) -> usize;
+    /// Whether it takes images of this many channels.
+    fn accepts(&self, channels: usize) -> bool;
     /// Features [N, D] of images [N, C, 32, 32] in [−1, 1], computed without a graph.
     fn extract(&self, images: &Tensor) -> Result<Tensor>;
 }
@@ -96,17 +98,17 @@ impl Features for ClassifierFeatures {
         self.dim
     }
 
-    fn channels(&self) -> usize {
-        self.affine.len()
+    fn accepts(&self, channels: usize) -> bool {
+        channels == self.affine.len()
     }
 
     fn extract(&self, images: &Tensor) -> Result<Tensor> {
         let s = images.shape();
-        if s.len() != 4 || s[1] != self.channels() || s[2..] != [32, 32] {
+        if s.len() != 4 || s[1] != self.affine.len() || s[2..] != [32, 32] {
             return Err(Error::Shape {
                 op: "features",
                 lhs: s.to_vec(),
-                rhs: vec![0, self.channels(), 32, 32],
+                rhs: vec![0, self.affine.len(), 32, 32],
             });
         }
         let _guard = crate::autograd::no_grad();
@@ -114,7 +116,58 @@ impl Features for ClassifierFeatures {
     }
 }
 
-/// The extractor in `path`: a tailgrad classifier checkpoint (it has a `config` entry).
+/// pytorch-fid's FID Inception-v3 (pool3, 2048-d) from a converted weights file
+/// ([`InceptionV3::load`]); its FIDs are comparable with published ones up to the protocol.
+pub struct InceptionFeatures {
+    net: InceptionV3,
+    name: String,
+}
+
+impl InceptionFeatures {
+    pub fn load(path: &Path) -> Result<InceptionFeatures> {
+        Ok(InceptionFeatures {
+            net: InceptionV3::load(&Device::get()?, path)?,
+            name: format!(
+                "Inception-v3, pytorch-fid FID weights (pool3, 2048-d): {}",
+                path.display()
+            ),
+        })
+    }
+}
+
+impl Features for InceptionFeatures {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dim(&self) -> usize {
+        InceptionV3::FEATURES
+    }
+
+    fn accepts(&self, channels: usize) -> bool {
+        channels == 1 || channels == 3
+    }
+
+    fn extract(&self, images: &Tensor) -> Result<Tensor> {
+        self.net.features(images)
+    }
+}
+
+/// The extractor in `path`: Inception-v3 weights when the file has pytorch-fid's first
+/// convolution, else a tailgrad classifier checkpoint.
 pub fn load(path: &Path) -> Result<Box<dyn Features>> {
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    let (_, meta) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::Format {
+            path: path.display().to_string(),
+            offset: 0,
+            msg: format!("not a safetensors file: {e}"),
+        })?;
+    if meta.tensors().contains_key(INCEPTION_FIRST) {
+        return Ok(Box::new(InceptionFeatures::load(path)?));
+    }
     Ok(Box::new(ClassifierFeatures::load(path)?))
 }
+
+/// A tensor only Inception weight files have.
+const INCEPTION_FIRST: &str = "Conv2d_1a_3x3.conv.weight";

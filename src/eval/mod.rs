@@ -9,11 +9,13 @@
 
 pub mod features;
 pub mod fid;
+pub mod inception;
 pub mod kid;
 pub mod stats;
 
-pub use features::{load, ClassifierFeatures, Features};
+pub use features::{load, ClassifierFeatures, Features, InceptionFeatures};
 pub use fid::{fid, frechet_distance};
+pub use inception::InceptionV3;
 pub use kid::{kid, kid_indices, mmd2_unbiased, Kid};
 pub use stats::FeatureStats;
 

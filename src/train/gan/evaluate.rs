@@ -148,13 +148,13 @@ impl Evaluator {
         }
         let ext = crate::eval::load(&cfg.features)?;
         let test = data::load(r.dataset, run.data_dir.as_deref(), false)?;
-        if ext.channels() != test.channels {
+        if !ext.accepts(test.channels) {
             return Err(Error::Config(format!(
-                "{}: the extractor takes {} channels, {} has {}",
+                "{} ({}) does not take the {} channels of {}",
                 cfg.features.display(),
-                ext.channels(),
-                run.dataset,
-                test.channels
+                ext.name(),
+                test.channels,
+                run.dataset
             )));
         }
         let batch = if cfg.batch == 0 { run.batch } else { cfg.batch };
