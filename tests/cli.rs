@@ -258,7 +258,13 @@ fn train_with_a_config_file_then_eval_and_resume() {
         "{written}"
     );
     let ck = out.join("checkpoint.safetensors");
-    let e = run(&["eval", "classifier", "--checkpoint", ck.to_str().unwrap(), "--json"]);
+    let e = run(&[
+        "eval",
+        "classifier",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(e.contains("\"top1\""), "{e}");
     // Resuming a finished run trains nothing more and reports the same table.
     let r = run(&[

@@ -76,8 +76,7 @@ fn training_evaluates_every_n_steps_and_resumes_the_same() {
         assert!(full.out.join(f).is_file(), "{f} missing");
     }
     let last: GanEval =
-        serde_json::from_str(&std::fs::read_to_string(full.out.join("fid.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(full.out.join("fid.json")).unwrap()).unwrap();
     assert_eq!(without_time(last.clone()), without_time(evals[2].clone()));
     check_bookkeeping(&last, &full);
     // Killed after step 5 (last checkpoint at 3): the evaluation at 4 is redone after the resume.
@@ -107,7 +106,10 @@ fn check_bookkeeping(e: &GanEval, run: &GanConfig) {
     assert_eq!(e.feature_dim, 64);
     let mean = |fids: Vec<f64>| fids.iter().sum::<f64>() / fids.len() as f64;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
-    assert!(close(e.intra_fid, mean(e.classes.iter().map(|c| c.fid).collect())));
+    assert!(close(
+        e.intra_fid,
+        mean(e.classes.iter().map(|c| c.fid).collect())
+    ));
     for (c, &n) in e.classes.iter().zip(&counts) {
         assert_eq!(c.train_count, n);
         assert_eq!(c.n_generated, 6, "{}: labels are j mod K", c.name);
@@ -133,7 +135,10 @@ fn check_bookkeeping(e: &GanEval, run: &GanConfig) {
         }
     }
     assert_eq!(e.n_real, e.classes.iter().map(|c| c.n_real).sum::<usize>());
-    assert!(e.fid.is_finite() && e.fid > 0.0 && e.kid.std >= 0.0, "{e:?}");
+    assert!(
+        e.fid.is_finite() && e.fid > 0.0 && e.kid.std >= 0.0,
+        "{e:?}"
+    );
     assert_eq!((e.kid.subsets, e.kid.subset_size), (5, 30));
 }
 
@@ -157,7 +162,12 @@ fn an_evaluation_is_a_function_of_its_seed() {
             seed,
             ..eval_config(features.clone())
         };
-        without_time(Evaluator::new(&run, &cfg, &counts).unwrap().evaluate(&g, 2).unwrap())
+        without_time(
+            Evaluator::new(&run, &cfg, &counts)
+                .unwrap()
+                .evaluate(&g, 2)
+                .unwrap(),
+        )
     };
     let a = eval(0);
     assert_eq!(a, eval(0));

@@ -157,12 +157,11 @@ impl Features for InceptionFeatures {
 /// convolution, else a tailgrad classifier checkpoint.
 pub fn load(path: &Path) -> Result<Box<dyn Features>> {
     let bytes = std::fs::read(path).map_err(Error::io(path))?;
-    let (_, meta) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::Format {
-            path: path.display().to_string(),
-            offset: 0,
-            msg: format!("not a safetensors file: {e}"),
-        })?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::Format {
+        path: path.display().to_string(),
+        offset: 0,
+        msg: format!("not a safetensors file: {e}"),
+    })?;
     if meta.tensors().contains_key(INCEPTION_FIRST) {
         return Ok(Box::new(InceptionFeatures::load(path)?));
     }

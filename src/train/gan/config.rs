@@ -2,11 +2,11 @@
 //! optional `[lecam]`, `[gsr]`, `[diffaug]`, `[mixing]`, `[eval]`, each off when absent). Defaults ←
 //! preset ← file ← flags; the resolved config is written to the run's `config.toml`.
 
+use super::EvalConfig;
 use crate::data::long_tail::{Profile, SplitThresholds};
 use crate::data::DatasetKind;
 use crate::gan::{DiffAugConfig, GanLoss, GsrConfig, LeCamConfig, MixConfig, MixKind};
 use crate::nn::sngan::SnganConfig;
-use super::EvalConfig;
 use crate::train::{OptimConfig, Schedule};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@ use super::GanConfig;
 use crate::data::gpu::{Augment, GpuDataset};
 use crate::data::long_tail::{Split, SplitThresholds};
 use crate::data::shuffle::SplitMix64;
-use crate::eval::{fid, kid, Features, FeatureStats};
+use crate::eval::{fid, kid, FeatureStats, Features};
 use crate::nn::sngan::Generator;
 use crate::report::plots::{class_bars, line_chart, Series};
 use crate::{data, Device, Error, Result, Tensor};
@@ -203,9 +203,10 @@ impl Evaluator {
             feature_dim: dim,
             protocol: format!(
                 "{} generated images (uniform labels, G in batch-statistics mode, batches of {}) \
-                 against the balanced {} test set",
+                 against the {} real images of the {} test set",
                 fake.labels.len(),
                 self.batch,
+                self.real.labels.len(),
                 self.dataset
             ),
             step,
@@ -322,7 +323,10 @@ impl GanEval {
         let fids: Vec<f64> = self.classes.iter().map(|c| c.fid).collect();
         let group = |c: &ClassFid| Split::ALL.iter().position(|s| s.name() == c.split);
         let groups: Vec<usize> = self.classes.iter().map(|c| group(c).unwrap_or(0)).collect();
-        let title = format!("intra-FID per class at step {} (lower is better)", self.step);
+        let title = format!(
+            "intra-FID per class at step {} (lower is better)",
+            self.step
+        );
         let splits: Vec<&str> = Split::ALL.iter().map(|s| s.name()).collect();
         class_bars(
             &dir.join("fid_classes.png"),

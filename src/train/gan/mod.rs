@@ -60,7 +60,9 @@ pub fn train_gan(cfg: &GanConfig, opts: &GanRunOptions) -> Result<GanSummary> {
     }
     dir.write("config.toml", cfg.to_toml().as_bytes())?;
     dir.rewrite_metrics(&pos.history)?;
-    rewrite_evals(&dir, &pos.evals)?;
+    if cfg.eval.is_some() {
+        rewrite_evals(&dir, &pos.evals)?;
+    }
     std::fs::create_dir_all(dir.join("samples")).map_err(Error::io(&dir.join("samples")))?;
     if !opts.quiet {
         print_header(&t);
