@@ -491,3 +491,104 @@ fn demo_compares_ce_and_balanced_softmax() {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
 }
+
+#[test]
+fn eval_gan_writes_fid_json_and_names_the_extractor() {
+    let dir = scratch_dir("cli-eval-gan");
+    let (feat, gan) = (dir.join("features"), dir.join("gan"));
+    let ok = |args: &[&str]| {
+        let out = tailgrad(args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let f = feat.to_str().unwrap();
+    ok(&[
+        "train",
+        "classifier",
+        "--dataset",
+        "bundled",
+        "--model",
+        "small-cnn",
+        "--epochs",
+        "1",
+        "--set",
+        "image_size=32",
+        "--quiet",
+        "--out",
+        f,
+    ]);
+    let g = gan.to_str().unwrap();
+    ok(&[
+        "train",
+        "gan",
+        "--dataset",
+        "bundled",
+        "--steps",
+        "2",
+        "--g-width",
+        "8",
+        "--d-width",
+        "8",
+        "--batch",
+        "8",
+        "--quiet",
+        "--out",
+        g,
+    ]);
+    let ck = gan.join("checkpoint.safetensors");
+    let features = feat.join("checkpoint.safetensors");
+    let (ck, features) = (ck.to_str().unwrap(), features.to_str().unwrap());
+    let s = ok(&[
+        "eval",
+        "gan",
+        "--checkpoint",
+        ck,
+        "--features",
+        features,
+        "--n",
+        "40",
+        "--kid-subsets",
+        "3",
+        "--kid-subset-size",
+        "20",
+    ]);
+    assert!(s.contains("FID") && s.contains("small-cnn"), "{s}");
+    let fid: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gan.join("fid.json")).unwrap()).unwrap();
+    assert_eq!(fid["n_generated"], 40);
+    assert_eq!(fid["step"], 2);
+    assert!(fid["fid"].as_f64().unwrap() > 0.0, "{fid}");
+    assert!(gan.join("fid_classes.png").is_file());
+    // A missing extractor names the file; a classifier checkpoint is no GAN checkpoint.
+    let out = tailgrad(
+        &[
+            "eval",
+            "gan",
+            "--checkpoint",
+            ck,
+            "--features",
+            "/no/such.safetensors",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("/no/such.safetensors"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_no_panic(&out);
+    let out = tailgrad(
+        &[
+            "eval",
+            "gan",
+            "--checkpoint",
+            features,
+            "--features",
+            features,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert_no_panic(&out);
+}

@@ -61,7 +61,7 @@ impl ClassifierFeatures {
         let rho = cfg.rho.map_or("unset".into(), |r| r.to_string());
         let name = format!(
             "tailgrad classifier {arch} ({dim}-d pooled features), trained on {kind} \
-             (rho {rho}, {} epochs, seed {}): {}",
+             (rho {rho}, epochs {}, seed {}): {}",
             cfg.epochs,
             cfg.seed,
             path.display()
