@@ -32,7 +32,7 @@ if [ "$TINY" = 1 ]; then
     gan=(--dataset bundled --steps 2 --g-width 16 --d-width 16 --batch 8 --n-dis 1)
     export EVAL_N=100
 elif [ -d .cache/cifar-10-batches-bin ]; then
-    features+=(--dataset cifar10 --set model=\"resnet20\" --epochs 15)
+    features+=(--dataset cifar10 --set model=resnet20 --epochs 15)
     gan+=(--dataset cifar10)
 fi
 # The manifest of this pass (its runs are what the table shows).
