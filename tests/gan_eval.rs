@@ -14,10 +14,17 @@ use tailgrad::train::gan::{
 use tailgrad::train::{train_classifier, RunOptions, TrainConfig};
 use tailgrad::Error;
 
-/// A one-epoch small CNN on the bundled set, on the 32×32 canvas: a feature extractor.
-fn extractor(dir: &Path) -> PathBuf {
+fn quiet() -> GanRunOptions {
+    GanRunOptions {
+        quiet: true,
+        ..GanRunOptions::default()
+    }
+}
+
+/// A one-epoch small CNN on the bundled set, trained on `image_size` (0: its 28×28 images).
+fn classifier(dir: &Path, image_size: usize) -> PathBuf {
     let cfg = TrainConfig {
-        image_size: 32,
+        image_size,
         epochs: 1,
         out: dir.to_path_buf(),
         ..TrainConfig::demo()
@@ -28,6 +35,11 @@ fn extractor(dir: &Path) -> PathBuf {
     };
     train_classifier(&cfg, &quiet).unwrap();
     dir.join("checkpoint.safetensors")
+}
+
+/// A feature extractor: the classifier on the GAN's 32×32 canvas.
+fn extractor(dir: &Path) -> PathBuf {
+    classifier(dir, 32)
 }
 
 fn eval_config(features: PathBuf) -> EvalConfig {
@@ -64,11 +76,7 @@ fn training_evaluates_every_n_steps_and_resumes_the_same() {
         ..tiny(out)
     };
     let full = cfg(&s.0.join("full"));
-    let quiet = GanRunOptions {
-        quiet: true,
-        ..GanRunOptions::default()
-    };
-    train_gan(&full, &quiet).unwrap();
+    train_gan(&full, &quiet()).unwrap();
     let evals = read_evals(&full.out);
     let steps: Vec<u64> = evals.iter().map(|e| e.step).collect();
     assert_eq!(steps, [2, 4, 6]);
@@ -83,13 +91,13 @@ fn training_evaluates_every_n_steps_and_resumes_the_same() {
     let cut = cfg(&s.0.join("cut"));
     let stop = GanRunOptions {
         stop_at: Some(5),
-        ..quiet.clone()
+        ..quiet()
     };
     assert!(matches!(train_gan(&cut, &stop), Err(Error::Stopped(_))));
     assert_eq!(read_evals(&cut.out).len(), 2);
     let resume = GanRunOptions {
         resume: true,
-        ..quiet
+        ..quiet()
     };
     train_gan(&cut, &resume).unwrap();
     let a: Vec<_> = evals.into_iter().map(without_time).collect();
@@ -150,11 +158,7 @@ fn an_evaluation_is_a_function_of_its_seed() {
         steps: 2,
         ..tiny(&s.0.join("gan"))
     };
-    let quiet = GanRunOptions {
-        quiet: true,
-        ..GanRunOptions::default()
-    };
-    train_gan(&run, &quiet).unwrap();
+    train_gan(&run, &quiet()).unwrap();
     let (g, run, _) = load_generator(&run.out.join("checkpoint.safetensors")).unwrap();
     let counts = train_counts(&run).unwrap();
     let eval = |seed| {
@@ -185,17 +189,7 @@ fn bad_evaluations_are_errors() {
         .unwrap();
     assert!(err.to_string().contains("no-such-extractor"), "{err}");
     // An extractor trained on another canvas would see generated images differently.
-    let cfg = TrainConfig {
-        epochs: 1,
-        out: s.0.join("features-28"),
-        ..TrainConfig::demo()
-    };
-    let quiet = RunOptions {
-        quiet: true,
-        ..RunOptions::default()
-    };
-    train_classifier(&cfg, &quiet).unwrap();
-    let ck = cfg.out.join("checkpoint.safetensors");
+    let ck = classifier(&s.0.join("features-28"), 0);
     let err = Evaluator::new(&run, &eval_config(ck.clone()), &counts)
         .err()
         .unwrap();
@@ -211,10 +205,6 @@ fn bad_evaluations_are_errors() {
         eval: Some(EvalConfig::default()),
         ..tiny(&s.0.join("gan2"))
     };
-    let quiet = GanRunOptions {
-        quiet: true,
-        ..GanRunOptions::default()
-    };
-    let err = train_gan(&no_path, &quiet).err().unwrap();
+    let err = train_gan(&no_path, &quiet()).err().unwrap();
     assert!(err.to_string().contains("eval.features"), "{err}");
 }
