@@ -318,7 +318,7 @@ impl GanEval {
         let names: Vec<String> = self
             .classes
             .iter()
-            .map(|c| format!("{} ({})", c.name, c.train_count))
+            .map(|c| format!("{} {}", c.name, c.train_count))
             .collect();
         let fids: Vec<f64> = self.classes.iter().map(|c| c.fid).collect();
         let group = |c: &ClassFid| Split::ALL.iter().position(|s| s.name() == c.split);
