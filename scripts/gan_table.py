@@ -4,7 +4,8 @@
 summary.json (from `tailgrad train gan`). Runs of one NAME are averaged over seeds (mean ± half
 the spread). "tail σ" is the mean, over the classes outside the many split and over G's CBN
 layers, of σ_max of the class's gain embedding at the last metrics line; "head σ" the same over
-the many split: gSR's claim is that without it the tail's σ grows.
+the many split: gSR's claim is that without it the tail's σ grows. A second table follows σ
+from the first metrics line to the end, with the training time.
 usage: scripts/gan_table.py OUT [--split run|coarse]   (standard library only)"""
 import json
 import sys
@@ -35,27 +36,50 @@ def cell(values, scale=1.0, digits=2):
     return f"{mean:.{digits}f} ± {(max(values) - min(values)) / 2:.{digits}f}"
 
 
-def sigma(summary, many):
-    """Mean σ of the gain embedding over the classes whose split is (not) many, and layers."""
-    last, splits = summary.get("last"), summary["class_split"]
-    if not last:
+def sigma(summary, many, line=None):
+    """Mean σ of the gain embedding over the classes whose split is (not) many, and layers, at
+    a metrics line (default: the last)."""
+    line, splits = line or summary.get("last"), summary["class_split"]
+    if not line:
         return None
     ks = [k for k, s in enumerate(splits) if (s == "many") == many]
     if not ks:
         return None
-    layers = last["sigma"]
+    layers = line["sigma"]
     return sum(layer[0][k] for layer in layers for k in ks) / (len(layers) * len(ks))
 
 
 def runs(out, name):
+    """(fid.json, summary.json, first metrics line, run directory) of every seed of NAME."""
     found = []
     for d in sorted(out.glob(f"{name}-s*")):
         if not d.name[len(name) + 2:].isdigit():
             continue  # e.g. lecam-diffaug-gsr-s1 is not a seed of lecam-diffaug
         fid, summary = d / "fid.json", d / "summary.json"
         if fid.is_file() and summary.is_file():
-            found.append((json.loads(fid.read_text()), json.loads(summary.read_text())))
+            with open(d / "metrics.jsonl") as f:
+                first = json.loads(f.readline())
+            found.append((json.loads(fid.read_text()), json.loads(summary.read_text()), first))
     return found
+
+
+def sigma_table(out):
+    """σ at the first metrics line and at the end, tail and head, and the training time."""
+    print("| run | seeds | tail σ: first log → end | head σ: first log → end | train s |")
+    print("|---|---|---|---|---|")
+    steps = set()
+    for label, name in ROWS:
+        rs = runs(out, name)
+        if not rs:
+            continue
+        steps |= {m["step"] for _, _, m in rs}
+        moves = []
+        for many in (False, True):
+            first = cell([sigma(s, many, m) for _, s, m in rs], digits=3)
+            moves.append(f"{first} → {cell([sigma(s, many) for _, s, _ in rs], digits=3)}")
+        seconds = cell([s["last"]["train_seconds"] for _, s, _ in rs], digits=0)
+        print(f"| {label} | {len(rs)} | {moves[0]} | {moves[1]} | {seconds} |")
+    print(f"(first log: G step {', '.join(str(s) for s in sorted(steps))})")
 
 
 def main():
@@ -69,16 +93,18 @@ def main():
         rs = runs(out, name)
         if not rs:
             continue
-        fids = [f for f, _ in rs]
+        fids = [f for f, _, _ in rs]
         extractors |= {f["extractor"] for f in fids}
         protocols |= {f["protocol"] for f in fids}
         steps |= {f["step"] for f in fids}
         split = " / ".join(cell([f[key][s] for f in fids]) for s in ("many", "medium", "few"))
-        tail = cell([sigma(s, False) for _, s in rs], digits=3)
-        head = cell([sigma(s, True) for _, s in rs], digits=3)
+        tail = cell([sigma(s, False) for _, s, _ in rs], digits=3)
+        head = cell([sigma(s, True) for _, s, _ in rs], digits=3)
         print(f"| {label} | {len(rs)} | {cell([f['fid'] for f in fids])} "
               f"| {cell([f['kid']['mean'] for f in fids], 1e3)} "
               f"| {cell([f['intra_fid'] for f in fids])} | {split} | {tail} ({head}) |")
+    print()
+    sigma_table(out)
     print()
     for what, values in (("G steps", steps), ("extractor", extractors), ("protocol", protocols)):
         print(f"{what}: {'; '.join(str(v) for v in sorted(values))}  ")
