@@ -50,7 +50,7 @@ def sigma(summary, many, line=None):
 
 
 def runs(out, name):
-    """(fid.json, summary.json, first metrics line, run directory) of every seed of NAME."""
+    """(fid.json, summary.json, first metrics line) of every seed of NAME."""
     found = []
     for d in sorted(out.glob(f"{name}-s*")):
         if not d.name[len(name) + 2:].isdigit():
@@ -63,15 +63,12 @@ def runs(out, name):
     return found
 
 
-def sigma_table(out):
+def sigma_table(rows):
     """σ at the first metrics line and at the end, tail and head, and the training time."""
     print("| run | seeds | tail σ: first log → end | head σ: first log → end | train s |")
     print("|---|---|---|---|---|")
     steps = set()
-    for label, name in ROWS:
-        rs = runs(out, name)
-        if not rs:
-            continue
+    for label, rs in rows:
         steps |= {m["step"] for _, _, m in rs}
         moves = []
         for many in (False, True):
@@ -89,10 +86,8 @@ def main():
     print("| run | seeds | FID | KID × 10³ | intra-FID | many / medium / few intra-FID "
           "| tail σ (head σ) at the end |")
     print("|---|---|---|---|---|---|---|")
-    for label, name in ROWS:
-        rs = runs(out, name)
-        if not rs:
-            continue
+    rows = [(label, rs) for label, name in ROWS if (rs := runs(out, name))]
+    for label, rs in rows:
         fids = [f for f, _, _ in rs]
         extractors |= {f["extractor"] for f in fids}
         protocols |= {f["protocol"] for f in fids}
@@ -104,7 +99,7 @@ def main():
               f"| {cell([f['kid']['mean'] for f in fids], 1e3)} "
               f"| {cell([f['intra_fid'] for f in fids])} | {split} | {tail} ({head}) |")
     print()
-    sigma_table(out)
+    sigma_table(rows)
     print()
     for what, values in (("G steps", steps), ("extractor", extractors), ("protocol", protocols)):
         print(f"{what}: {'; '.join(str(v) for v in sorted(values))}  ")
